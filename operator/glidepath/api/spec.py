@@ -1,0 +1,297 @@
+"""ModelDeployment ``spec``: what the user asks for. The CRD schema in ``crds/`` is generated from here.
+
+Validation happens twice with the same rules: the API server enforces the generated OpenAPI schema
+and CEL rules (``x-kubernetes-validations``) at admission, so an invalid object is refused with a
+message naming the field; :func:`parse_spec` re-checks in Python and raises :class:`SpecError`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from glidepath.api.base import ApiModel
+
+SHA256_RE = re.compile(r"^[a-f0-9]{64}$")
+DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
+URI_PATTERN = r"^(https?|file)://.+$"
+ENV_NAME_PATTERN = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
+LABEL_KEY_PATTERN = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+
+Quantity = Annotated[int | str, Field(description="A Kubernetes resource quantity, e.g. 500m, 2, 1Gi.")]
+
+
+def _cel(rule: str, message: str, field_path: str | None = None) -> dict[str, Any]:
+    """One ``x-kubernetes-validations`` entry (a CEL rule evaluated by the API server)."""
+    entry: dict[str, Any] = {"rule": rule, "message": message}
+    if field_path is not None:
+        entry["fieldPath"] = field_path
+    return entry
+
+
+class SpecError(ValueError):
+    """A spec that does not validate. ``field`` is the dotted path (``spec.model.sha256``)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class ModelSource(ApiModel):
+    """``spec.model``: where the model file is and how to check it."""
+
+    uri: str = Field(
+        description=(
+            "Where the model is: http(s)://host/path/model.onnx or file:///path/model.onnx. "
+            "The fetcher init container downloads it into the pod before the runtime starts."
+        ),
+        min_length=1,
+        max_length=2048,
+        pattern=URI_PATTERN,
+    )
+    version: str = Field(
+        default="1",
+        description="The model's version as reported by the runtime (V2 model metadata). Default 1.",
+        min_length=1,
+        max_length=63,
+        pattern=r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$",
+    )
+    sha256: str | None = Field(
+        default=None,
+        description=(
+            "Lowercase hex SHA-256 of the model file. When set, the fetcher refuses a file whose "
+            "digest differs and the pod does not start."
+        ),
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                _cel(
+                    "self.matches('^[a-f0-9]{64}$')",
+                    "sha256 must be 64 lowercase hexadecimal characters",
+                )
+            ]
+        },
+    )
+    format: Literal["onnx"] = Field(default="onnx", description="The model's format. Default onnx.")
+
+    @field_validator("sha256")
+    @classmethod
+    def _check_sha256(cls, value: str | None) -> str | None:
+        if value is not None and not SHA256_RE.match(value):
+            raise ValueError("sha256 must be 64 lowercase hexadecimal characters")
+        return value
+
+
+class EnvVar(ApiModel):
+    """One environment variable of the runtime container (``core/v1 EnvVar``)."""
+
+    name: str = Field(description="Variable name.", min_length=1, max_length=256, pattern=ENV_NAME_PATTERN)
+    value: str | None = Field(default=None, description="Literal value.")
+    value_from: dict[str, Any] | None = Field(
+        default=None,
+        description="Source of the value (secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef).",
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                _cel(
+                    "!(has(self.value) && has(self.valueFrom))", "value and valueFrom are mutually exclusive"
+                )
+            ]
+        }
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> EnvVar:
+        if self.value is not None and self.value_from is not None:
+            raise ValueError("value and valueFrom are mutually exclusive")
+        return self
+
+
+_QUANTITY_RULE = _cel(
+    "self.all(k, type(self[k]) == int ? self[k] >= 0 : isQuantity(string(self[k])))",
+    "every value must be a resource quantity such as 500m, 2 or 1Gi",
+)
+
+
+class ResourceRequirements(ApiModel):
+    """Compute resources of the runtime container (``core/v1 ResourceRequirements``)."""
+
+    requests: dict[str, Quantity] | None = Field(
+        default=None,
+        description="Minimum resources, e.g. {cpu: 500m, memory: 512Mi}.",
+        json_schema_extra={"x-kubernetes-validations": [_QUANTITY_RULE]},
+    )
+    limits: dict[str, Quantity] | None = Field(
+        default=None,
+        description="Maximum resources, e.g. {cpu: 2, memory: 1Gi}.",
+        json_schema_extra={"x-kubernetes-validations": [_QUANTITY_RULE]},
+    )
+
+
+class RuntimeSpec(ApiModel):
+    """``spec.runtime``: the model server that runs the model."""
+
+    name: Literal["onnxruntime"] = Field(
+        default="onnxruntime",
+        description="Which runtime serves the model. onnxruntime: Glidepath's ONNX Runtime server "
+        "(Open Inference Protocol REST on port 8080). Default onnxruntime.",
+    )
+    image: str | None = Field(
+        default=None,
+        description="Override the runtime image (default: the image the operator is configured with).",
+        min_length=1,
+        max_length=512,
+    )
+    resources: ResourceRequirements | None = Field(
+        default=None, description="Compute resources of the runtime container."
+    )
+    env: list[EnvVar] = Field(
+        default_factory=list,
+        description="Extra environment variables of the runtime container.",
+        max_length=64,
+    )
+
+    @field_validator("env")
+    @classmethod
+    def _unique_env(cls, value: list[EnvVar]) -> list[EnvVar]:
+        names = [e.name for e in value]
+        if len(names) != len(set(names)):
+            raise ValueError("env names must be unique")
+        return value
+
+
+class AutoscalingSpec(ApiModel):
+    """``spec.autoscaling``: a HorizontalPodAutoscaler (autoscaling/v2) scales the stable track."""
+
+    min_replicas: int = Field(default=1, ge=1, le=1000, description="Lower bound of replicas. Default 1.")
+    max_replicas: int = Field(ge=1, le=1000, description="Upper bound of replicas.")
+    metrics: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description=(
+            "autoscaling/v2 MetricSpec entries, passed to the HPA as written. "
+            "Default: average CPU utilization 80%."
+        ),
+        max_length=16,
+        json_schema_extra={
+            "items": {
+                "type": "object",
+                "required": ["type"],
+                "x-kubernetes-preserve-unknown-fields": True,
+                "properties": {
+                    "type": {
+                        "type": "string",
+                        "enum": ["Resource", "Pods", "Object", "External", "ContainerResource"],
+                        "description": "The metric source type.",
+                    }
+                },
+            }
+        },
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                _cel(
+                    "!has(self.minReplicas) || self.minReplicas <= self.maxReplicas",
+                    "minReplicas must be less than or equal to maxReplicas",
+                    ".minReplicas",
+                )
+            ]
+        }
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> AutoscalingSpec:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError("minReplicas must be less than or equal to maxReplicas")
+        return self
+
+
+class ServiceMonitorSpec(ApiModel):
+    """``spec.monitoring.serviceMonitor``: a Prometheus-operator ServiceMonitor for the runtime."""
+
+    enabled: bool = Field(
+        default=True,
+        description="Create a ServiceMonitor when the monitoring.coreos.com CRD is installed. Default true.",
+    )
+    interval: str = Field(
+        default="15s",
+        description="Scrape interval (a duration: 15s, 1m). Default 15s.",
+        pattern=DURATION_PATTERN,
+    )
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra labels on the ServiceMonitor, e.g. the one your Prometheus selects.",
+    )
+
+
+class MonitoringSpec(ApiModel):
+    """``spec.monitoring``: how the model's metrics are scraped."""
+
+    service_monitor: ServiceMonitorSpec = Field(
+        default_factory=ServiceMonitorSpec, description="The ServiceMonitor for the runtime's /metrics."
+    )
+
+
+class ModelDeploymentSpec(ApiModel):
+    """``spec`` of a ModelDeployment: one model, served by one runtime, scaled by replicas or an HPA."""
+
+    model: ModelSource = Field(description="The model to serve.")
+    runtime: RuntimeSpec = Field(default_factory=RuntimeSpec, description="The model server.")
+    replicas: int | None = Field(
+        default=None,
+        ge=0,
+        le=1000,
+        description="Fixed number of pods. Mutually exclusive with autoscaling. Default 1.",
+    )
+    autoscaling: AutoscalingSpec | None = Field(
+        default=None, description="Scale with a HorizontalPodAutoscaler instead of a fixed replicas."
+    )
+    monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec, description="Metrics scraping.")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                _cel(
+                    "!(has(self.replicas) && has(self.autoscaling))",
+                    "replicas and autoscaling are mutually exclusive: with autoscaling the "
+                    "HorizontalPodAutoscaler owns the replica count",
+                    ".replicas",
+                )
+            ]
+        }
+    )
+
+    @model_validator(mode="after")
+    def _replicas_xor_autoscaling(self) -> ModelDeploymentSpec:
+        if self.replicas is not None and self.autoscaling is not None:
+            raise ValueError("replicas and autoscaling are mutually exclusive")
+        return self
+
+    @property
+    def fixed_replicas(self) -> int | None:
+        """Replicas of the stable track when no HPA scales it (default 1); None with autoscaling."""
+        if self.autoscaling is not None:
+            return None
+        return 1 if self.replicas is None else self.replicas
+
+
+def _error_path(loc: tuple[int | str, ...]) -> str:
+    return ".".join(["spec", *(str(p) for p in loc)])
+
+
+def parse_spec(raw: dict[str, Any]) -> ModelDeploymentSpec:
+    """Parse the ``spec`` mapping of a ModelDeployment as stored by the API server.
+
+    Returns the validated, defaulted spec; raises :class:`SpecError` naming the first failing field
+    (``spec.autoscaling.minReplicas``) and what is wrong with it.
+    """
+    try:
+        return ModelDeploymentSpec.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        raise SpecError(_error_path(tuple(first["loc"])), first["msg"]) from exc

@@ -1,0 +1,28 @@
+"""The only layer that imports ``kubernetes``: the client, server-side apply, prune, observe."""
+
+from glidepath.k8s.children import (
+    ChildKey,
+    apply_all,
+    child_key,
+    get_model_deployment,
+    observe,
+    prune,
+    record_event,
+    write_status,
+)
+from glidepath.k8s.client import SERVICE_MONITOR, Kube, KubeError, connect
+
+__all__ = [
+    "SERVICE_MONITOR",
+    "ChildKey",
+    "Kube",
+    "KubeError",
+    "apply_all",
+    "child_key",
+    "connect",
+    "get_model_deployment",
+    "observe",
+    "prune",
+    "record_event",
+    "write_status",
+]

@@ -1,0 +1,153 @@
+"""Pure renderers: golden manifests and table-driven checks (as KServe's TestCreateHPA)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from glidepath import naming
+from glidepath.api import parse_spec
+from glidepath.render import Owner, RenderConfig, render
+
+GOLDEN = Path(__file__).parent / "golden"
+OWNER = Owner(name="fraud", namespace="ml", uid="0b5c6d2e-0000-4000-8000-000000000001")
+SHA = "3f" * 32
+
+
+def _spec(**extra: Any) -> Any:
+    return parse_spec({"model": {"uri": "https://models.example/fraud/3/model.onnx", "version": "3", "sha256": SHA}, **extra})
+
+
+def _by_kind(manifests: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {m["kind"]: m for m in manifests}
+
+
+@pytest.mark.parametrize(
+    ("name", "extra", "config"),
+    [
+        ("fixed-replicas", {"replicas": 2}, RenderConfig(service_monitor_supported=True)),
+        (
+            "autoscaling-no-servicemonitor-crd",
+            {"autoscaling": {"minReplicas": 2, "maxReplicas": 10}, "runtime": {"resources": {"limits": {"cpu": 2}}}},
+            RenderConfig(service_monitor_supported=False),
+        ),
+    ],
+)
+def test_golden(name: str, extra: dict[str, Any], config: RenderConfig) -> None:
+    """The whole output, reviewed once; regenerate with GLIDEPATH_UPDATE_GOLDEN=1."""
+    rendered = render(OWNER, _spec(**extra), config)
+    text = yaml.safe_dump_all(rendered.manifests, sort_keys=True)
+    path = GOLDEN / f"{name}.yaml"
+    if os.environ.get("GLIDEPATH_UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert text == path.read_text()
+
+
+def test_every_child_is_owned_and_labelled() -> None:
+    rendered = render(OWNER, _spec(autoscaling={"maxReplicas": 3}), RenderConfig(service_monitor_supported=True))
+    assert [m["kind"] for m in rendered.manifests] == ["Deployment", "Service", "HorizontalPodAutoscaler", "ServiceMonitor"]
+    for m in rendered.manifests:
+        meta = m["metadata"]
+        assert meta["namespace"] == "ml"
+        assert meta["ownerReferences"] == [
+            {"apiVersion": "serving.glidepath.io/v1alpha1", "kind": "ModelDeployment", "name": "fraud",
+             "uid": OWNER.uid, "controller": True, "blockOwnerDeletion": True}
+        ]
+        for key in (naming.LABEL_NAME, naming.LABEL_INSTANCE, naming.LABEL_MANAGED_BY, naming.LABEL_TRACK):
+            assert key in meta["labels"], (m["kind"], key)
+        assert meta["labels"][naming.LABEL_MANAGED_BY] == "glidepath"
+
+
+@pytest.mark.parametrize(
+    ("extra", "replicas"),
+    [({}, 1), ({"replicas": 0}, 0), ({"replicas": 4}, 4), ({"autoscaling": {"maxReplicas": 3}}, None)],
+)
+def test_replicas_are_omitted_when_an_hpa_scales(extra: dict[str, Any], replicas: int | None) -> None:
+    deployment = _by_kind(render(OWNER, _spec(**extra), RenderConfig()).manifests)["Deployment"]
+    assert deployment["spec"].get("replicas") == replicas
+    assert ("replicas" in deployment["spec"]) is (replicas is not None)
+
+
+def test_hpa_targets_the_stable_deployment_with_default_cpu_metric() -> None:
+    hpa = _by_kind(render(OWNER, _spec(autoscaling={"minReplicas": 2, "maxReplicas": 7}), RenderConfig()).manifests)[
+        "HorizontalPodAutoscaler"
+    ]
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "fraud-stable"}
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 7)
+    assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
+
+
+def test_custom_hpa_metrics_pass_through() -> None:
+    metric = {"type": "Pods", "pods": {"metric": {"name": "inflight"}, "target": {"type": "AverageValue", "averageValue": "4"}}}
+    hpa = _by_kind(render(OWNER, _spec(autoscaling={"maxReplicas": 3, "metrics": [metric]}), RenderConfig()).manifests)[
+        "HorizontalPodAutoscaler"
+    ]
+    assert hpa["spec"]["metrics"] == [metric]
+
+
+def test_pod_is_restricted_and_runs_fetcher_then_runtime() -> None:
+    deployment = _by_kind(render(OWNER, _spec(), RenderConfig(runtime_image="img:1")).manifests)["Deployment"]
+    pod = deployment["spec"]["template"]["spec"]
+    (fetch,) = pod["initContainers"]
+    (runtime,) = pod["containers"]
+    assert fetch["command"] == ["glidepath-runtime", "fetch", "https://models.example/fraud/3/model.onnx", "/mnt/models", "--sha256", SHA]
+    assert runtime["command"] == [
+        "glidepath-runtime", "serve", "--model-name", "fraud", "--model-dir", "/mnt/models",
+        "--model-version", "3", "--http-port", "8080",
+    ]
+    assert fetch["image"] == runtime["image"] == "img:1"
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    for container in (fetch, runtime):
+        sc = container["securityContext"]
+        assert sc["readOnlyRootFilesystem"] is True
+        assert sc["allowPrivilegeEscalation"] is False
+        assert sc["capabilities"] == {"drop": ["ALL"]}
+    assert runtime["readinessProbe"]["httpGet"] == {"path": "/v2/models/fraud/ready", "port": "http"}
+    assert runtime["livenessProbe"]["httpGet"] == {"path": "/v2/health/live", "port": "http"}
+    assert {"name": "model", "mountPath": "/mnt/models", "readOnly": True} in runtime["volumeMounts"]
+
+
+def test_image_override_and_env() -> None:
+    spec = _spec(runtime={"image": "mine:2", "env": [{"name": "OMP_NUM_THREADS", "value": "1"}]})
+    runtime = _by_kind(render(OWNER, spec, RenderConfig()).manifests)["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert runtime["image"] == "mine:2"
+    assert runtime["env"] == [{"name": "OMP_NUM_THREADS", "value": "1"}]
+
+
+def test_revision_changes_with_the_model_and_nothing_else() -> None:
+    base = render(OWNER, _spec(), RenderConfig()).revision
+    assert render(OWNER, _spec(), RenderConfig()).revision == base
+    assert render(OWNER, _spec(replicas=5), RenderConfig()).revision == base  # scaling is not a new revision
+    assert render(OWNER, _spec(monitoring={"serviceMonitor": {"enabled": False}}), RenderConfig()).revision == base
+    v4 = parse_spec({"model": {"uri": "https://models.example/fraud/4/model.onnx", "version": "4"}})
+    assert render(OWNER, v4, RenderConfig()).revision != base
+    env = _spec(runtime={"env": [{"name": "X", "value": "1"}]})
+    assert render(OWNER, env, RenderConfig()).revision != base
+
+
+@pytest.mark.parametrize(
+    ("enabled", "supported", "present", "skipped"),
+    [(True, True, True, False), (True, False, False, True), (False, True, False, False), (False, False, False, False)],
+)
+def test_service_monitor_only_when_wanted_and_installed(enabled: bool, supported: bool, present: bool, skipped: bool) -> None:
+    spec = _spec(monitoring={"serviceMonitor": {"enabled": enabled, "labels": {"release": "prom"}}})
+    rendered = render(OWNER, spec, RenderConfig(service_monitor_supported=supported))
+    kinds = _by_kind(rendered.manifests)
+    assert ("ServiceMonitor" in kinds) is present
+    assert rendered.service_monitor_skipped is skipped
+    if present:
+        sm = kinds["ServiceMonitor"]
+        assert sm["metadata"]["labels"]["release"] == "prom"
+        assert sm["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "15s"}]
+        assert set(sm["spec"]["podTargetLabels"]) == {naming.LABEL_TRACK, naming.LABEL_REVISION}
+
+
+def test_service_selects_every_track() -> None:
+    service = _by_kind(render(OWNER, _spec(), RenderConfig()).manifests)["Service"]
+    assert service["spec"]["selector"] == {naming.LABEL_INSTANCE: "fraud", naming.LABEL_MANAGED_BY: "glidepath"}
+    assert service["spec"]["ports"] == [{"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}]
