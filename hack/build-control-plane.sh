@@ -13,6 +13,8 @@
 # staging folders, so a plain `go install` fails; we build each inside a throw-away wrapper
 # module that replaces every staging module with its published tag, read from upstream's go.mod.
 set -euo pipefail
+# Without this, a failing build inside `k=$(build_kubernetes)` would not stop the script.
+shopt -s inherit_errexit
 
 K8S_VERSION=${K8S_VERSION:-v1.34.4}
 ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
@@ -127,6 +129,11 @@ build_kwok() {
 
 main() {
   local what=${1:-all}
+  # One build at a time per cache: concurrent runs would share the *.tmp dirs and clobber each other's
+  # output. A run that waited here finds the cache warm.
+  mkdir -p "$CACHE"
+  exec 9>"$CACHE/.build.lock"
+  flock 9
   case $what in
     kubernetes) build_kubernetes ;;
     etcd) build_etcd ;;
@@ -137,7 +144,10 @@ main() {
       # one directory with links to every binary, for PATH and for the test harness
       local all="$CACHE/bin-$K8S_VERSION-$ETCD_VERSION-$KWOK_VERSION"
       mkdir -p "$all"
-      for f in "$k"/* "$e"/* "$q"/*; do ln -sf "$f" "$all/$(basename "$f")"; done
+      for f in "$k"/* "$e"/* "$q"/*; do
+        [[ -x $f ]] || { log "not an executable: $f"; exit 1; }
+        ln -sfn "$f" "$all/$(basename "$f")"
+      done
       echo "$all"
       ;;
     *) echo "usage: $0 [all|kubernetes|etcd|kwok]" >&2; exit 2 ;;

@@ -76,13 +76,23 @@ def test_marked_pods_run_but_never_become_ready(full_cluster: LocalCluster, name
     full_cluster.apply(by_annotation, by_env)
 
     for app in ("canary-a", "canary-b"):
-        pods = wait_for(partial(_running_pods, full_cluster, namespace, app),
-                        timeout=60, what=f"a Running pod of {app}")
+        pods = wait_for(
+            partial(_running_pods, full_cluster, namespace, app), timeout=60, what=f"a Running pod of {app}"
+        )
         assert _condition(pods[0], "Ready") == "False"
         assert _condition(pods[0], "ContainersReady") == "False"
     # No stage makes them Ready later: a bounded wait for readiness fails.
-    waited = full_cluster.kubectl("wait", "pod", "-n", namespace, "-l", "app in (canary-a,canary-b)",
-                                  "--for=condition=Ready", "--timeout=3s", check=False)
+    waited = full_cluster.kubectl(
+        "wait",
+        "pod",
+        "-n",
+        namespace,
+        "-l",
+        "app in (canary-a,canary-b)",
+        "--for=condition=Ready",
+        "--timeout=3s",
+        check=False,
+    )
     assert waited.returncode != 0, waited.stdout
 
 
@@ -92,18 +102,17 @@ def test_service_account_token_authenticates_but_rbac_forbids(
     cluster = control_plane
     cluster.kubectl("create", "serviceaccount", "reader", "-n", namespace)
     token = cluster.kubectl("create", "token", "reader", "-n", namespace, "--duration=10m").stdout.strip()
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {token}"
-    session.verify = str(cluster.ca_file)
+    # verify= per request: a Session's verify loses to $REQUESTS_CA_BUNDLE when that is set.
+    headers, ca = {"Authorization": f"Bearer {token}"}, str(cluster.ca_file)
 
-    review = session.post(
+    review = requests.post(
         f"{cluster.server}/apis/authentication.k8s.io/v1/selfsubjectreviews",
         json={"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"},
-        timeout=10,
+        headers=headers, verify=ca, timeout=10,
     )
     assert review.status_code == 201, review.text
     assert review.json()["status"]["userInfo"]["username"] == f"system:serviceaccount:{namespace}:reader"
 
-    secrets = session.get(f"{cluster.server}/api/v1/namespaces/{namespace}/secrets", timeout=10)
+    secrets = requests.get(f"{cluster.server}/api/v1/namespaces/{namespace}/secrets", headers=headers, verify=ca, timeout=10)
     assert secrets.status_code == 403, secrets.text
     assert f"system:serviceaccount:{namespace}:reader" in secrets.json()["message"]

@@ -91,9 +91,7 @@ class ClusterError(RuntimeError):
     """The control plane could not be built, started or reached."""
 
 
-def wait_for(
-    condition: Callable[[], T | None], *, timeout: float, what: str, interval: float = 0.2
-) -> T:
+def wait_for(condition: Callable[[], T | None], *, timeout: float, what: str, interval: float = 0.2) -> T:
     """Poll `condition` until it returns a truthy value, and return that value.
 
     `timeout` and `interval` are in seconds. Raises TimeoutError naming `what` when time runs out;
@@ -360,8 +358,9 @@ class LocalCluster:
         Raises subprocess.CalledProcessError if kubectl rejects them.
         """
         items = {"apiVersion": "v1", "kind": "List", "items": list(manifests)}
-        self.kubectl("apply", "--server-side", "--field-manager=glidepath-tests", "-f", "-",
-                     stdin=json.dumps(items))
+        self.kubectl(
+            "apply", "--server-side", "--field-manager=glidepath-tests", "-f", "-", stdin=json.dumps(items)
+        )
 
     def create_namespace(self, name: str) -> None:
         """Create namespace `name`; with kube-controller-manager running, also wait (up to 30 s) for its
@@ -371,8 +370,11 @@ class LocalCluster:
         """
         self.kubectl("create", "namespace", name)
         if "kube-controller-manager" in self._procs:
-            wait_for(lambda: self._get(f"/api/v1/namespaces/{name}/serviceaccounts/default"),
-                     timeout=30, what=f"ServiceAccount {name}/default")
+            wait_for(
+                lambda: self._get(f"/api/v1/namespaces/{name}/serviceaccounts/default"),
+                timeout=30,
+                what=f"ServiceAccount {name}/default",
+            )
 
     # -- starting processes ------------------------------------------------------------------------
 
@@ -390,34 +392,50 @@ class LocalCluster:
 
         t0 = time.monotonic()
         peer_url = f"http://127.0.0.1:{peer_port}"
-        self._spawn("etcd", [
-            "--name=glidepath", f"--data-dir={self.workdir / 'etcd'}",
-            f"--listen-client-urls={self._etcd_url}", f"--advertise-client-urls={self._etcd_url}",
-            f"--listen-peer-urls={peer_url}", f"--initial-advertise-peer-urls={peer_url}",
-            f"--initial-cluster=glidepath={peer_url}",
-            "--unsafe-no-fsync",  # test data: durability does not matter, speed does
-        ])
+        self._spawn(
+            "etcd",
+            [
+                "--name=glidepath",
+                f"--data-dir={self.workdir / 'etcd'}",
+                f"--listen-client-urls={self._etcd_url}",
+                f"--advertise-client-urls={self._etcd_url}",
+                f"--listen-peer-urls={peer_url}",
+                f"--initial-advertise-peer-urls={peer_url}",
+                f"--initial-cluster=glidepath={peer_url}",
+                "--unsafe-no-fsync",  # test data: durability does not matter, speed does
+            ],
+        )
         self._wait_ready("etcd", lambda: _http_ok(f"{self._etcd_url}/health"))
         self.timings["etcd"] = time.monotonic() - t0
 
         t0 = time.monotonic()
         pki = self.workdir / "pki"
-        self._spawn("kube-apiserver", [
-            f"--etcd-servers={self._etcd_url}",
-            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={api_port}",
-            f"--cert-dir={pki}",  # self-signed serving cert pki/apiserver.crt (leaf + its CA)
-            f"--token-auth-file={pki / 'tokens.csv'}",
-            "--authorization-mode=RBAC",
-            f"--service-account-issuer={SA_ISSUER}",
-            f"--service-account-key-file={pki / 'sa.pub'}",
-            f"--service-account-signing-key-file={pki / 'sa.key'}",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
-            "--endpoint-reconciler-type=none",  # no Endpoints for a 127.0.0.1 "master"
-            "--allow-privileged=true",
-            "--profiling=false",
-        ])
-        self._wait_ready("kube-apiserver", lambda: self._ca_ready() and _http_ok(
-            f"{self._server}/readyz", cafile=self.ca_file, token=self._admin_token))
+        self._spawn(
+            "kube-apiserver",
+            [
+                f"--etcd-servers={self._etcd_url}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={api_port}",
+                f"--cert-dir={pki}",  # self-signed serving cert pki/apiserver.crt (leaf + its CA)
+                f"--token-auth-file={pki / 'tokens.csv'}",
+                "--authorization-mode=RBAC",
+                f"--service-account-issuer={SA_ISSUER}",
+                f"--service-account-key-file={pki / 'sa.pub'}",
+                f"--service-account-signing-key-file={pki / 'sa.key'}",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                "--endpoint-reconciler-type=none",  # no Endpoints for a 127.0.0.1 "master"
+                "--allow-privileged=true",
+                "--profiling=false",
+            ],
+        )
+        self._wait_ready(
+            "kube-apiserver",
+            lambda: (
+                self._ca_ready()
+                and _http_ok(f"{self._server}/readyz", cafile=self.ca_file, token=self._admin_token)
+            ),
+        )
         self.timings["kube-apiserver"] = time.monotonic() - t0
 
     def _write_credentials(self) -> None:
@@ -425,15 +443,25 @@ class LocalCluster:
         pki = self.workdir / "pki"
         (pki / "tokens.csv").write_text(f'{self._admin_token},{ADMIN_USER},{ADMIN_USER},"system:masters"\n')
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        (pki / "sa.key").write_bytes(key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-        (pki / "sa.pub").write_bytes(key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        (pki / "sa.key").write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        (pki / "sa.pub").write_bytes(
+            key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
         kubeconfig = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": CONTEXT, "cluster": {
-                "server": self._server, "certificate-authority": str(self.ca_file)}}],
+            "clusters": [
+                {
+                    "name": CONTEXT,
+                    "cluster": {"server": self._server, "certificate-authority": str(self.ca_file)},
+                }
+            ],
             "users": [{"name": CONTEXT, "user": {"token": self._admin_token}}],
             "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": CONTEXT}}],
             "current-context": CONTEXT,
@@ -445,23 +473,31 @@ class LocalCluster:
         """Command-line flags of an optional component (before extra_args)."""
         common = [f"--kubeconfig={self.kubeconfig}"]
         if name == "kwok":
-            return [*common, f"--config={KWOK_STAGES}",
-                    "--manage-all-nodes=false",
-                    f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
-                    "--node-lease-duration-seconds=40",  # kwok renews node leases: nodes stay Ready
-                    f"--cidr={POD_CIDR}"]
+            return [
+                *common,
+                f"--config={KWOK_STAGES}",
+                "--manage-all-nodes=false",
+                f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
+                "--node-lease-duration-seconds=40",  # kwok renews node leases: nodes stay Ready
+                f"--cidr={POD_CIDR}",
+            ]
         port = self._health_ports[name] = _free_ports(1)[0]
-        serving = ["--leader-elect=false", "--bind-address=127.0.0.1", f"--secure-port={port}",
-                   f"--authentication-kubeconfig={self.kubeconfig}",
-                   f"--authorization-kubeconfig={self.kubeconfig}"]
+        # No --authentication/authorization-kubeconfig: only /healthz etc. (always allowed) are used, and
+        # with them both log errors about the extension-apiserver-authentication ConfigMap, which
+        # kube-apiserver only publishes when it has a client CA.
+        serving = ["--leader-elect=false", "--bind-address=127.0.0.1", f"--secure-port={port}"]
         if name == "kube-scheduler":
             return [*common, *serving]
-        return [*common, *serving,
-                "--controllers=*",  # cloud controllers disable themselves without --cloud-provider
-                f"--service-account-private-key-file={self.workdir / 'pki' / 'sa.key'}",
-                f"--root-ca-file={self.ca_file}",
-                f"--cluster-name={CONTEXT}",
-                "--use-service-account-credentials=false"]
+        return [
+            *common,
+            *serving,
+            "--controllers=*",  # cloud controllers disable themselves without --cloud-provider
+            f"--service-account-private-key-file={self.workdir / 'pki' / 'sa.key'}",
+            f"--root-ca-file={self.ca_file}",
+            f"--cluster-name={CONTEXT}",
+            f"--flex-volume-plugin-dir={self.workdir / 'flexvolume'}",  # default: /usr/libexec/...
+            "--use-service-account-credentials=false",
+        ]
 
     def _readiness(self, name: Component) -> Callable[[], bool]:
         if name == "kwok":
@@ -478,8 +514,13 @@ class LocalCluster:
         log_file.write(f"# {' '.join(cmd)}\n".encode())
         log_file.flush()
         popen = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, cwd=self.workdir,
-            env={**os.environ, **(env or {})}, start_new_session=True,  # own process group, for stop()
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=self.workdir,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,  # own process group, for stop()
         )
         self._procs[name] = _Process(name, popen, log_path, log_file)
 
@@ -497,24 +538,38 @@ class LocalCluster:
     def _create_kwok_nodes(self) -> None:
         for i in range(self._kwok_nodes):
             name = f"kwok-node-{i}"
-            self._request("POST", "/api/v1/nodes", {
-                "apiVersion": "v1",
-                "kind": "Node",
-                "metadata": {
-                    "name": name,
-                    "annotations": {KWOK_NODE_ANNOTATION: "fake", "node.alpha.kubernetes.io/ttl": "0"},
-                    "labels": {"type": "kwok", "kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
-                               "kubernetes.io/arch": "amd64", "node-role.kubernetes.io/agent": ""},
+            self._request(
+                "POST",
+                "/api/v1/nodes",
+                {
+                    "apiVersion": "v1",
+                    "kind": "Node",
+                    "metadata": {
+                        "name": name,
+                        "annotations": {KWOK_NODE_ANNOTATION: "fake", "node.alpha.kubernetes.io/ttl": "0"},
+                        "labels": {
+                            "type": "kwok",
+                            "kubernetes.io/hostname": name,
+                            "kubernetes.io/os": "linux",
+                            "kubernetes.io/arch": "amd64",
+                            "node-role.kubernetes.io/agent": "",
+                        },
+                    },
+                    # No kwok.x-k8s.io/node taint: no real kubelet exists here, so pods need no toleration.
+                    "status": {"capacity": NODE_CAPACITY, "allocatable": NODE_CAPACITY},
                 },
-                # No kwok.x-k8s.io/node taint: no real kubelet exists here, so pods need no toleration.
-                "status": {"capacity": NODE_CAPACITY, "allocatable": NODE_CAPACITY},
-            })
+            )
 
     def _kwok_nodes_ready(self) -> bool:
         nodes = self._get(f"/api/v1/nodes?labelSelector=type%3Dkwok&limit={self._kwok_nodes + 1}")
-        ready = [n for n in (nodes or {}).get("items", [])
-                 if any(c["type"] == "Ready" and c["status"] == "True"
-                        for c in n.get("status", {}).get("conditions", []))]
+        ready = [
+            n
+            for n in (nodes or {}).get("items", [])
+            if any(
+                c["type"] == "Ready" and c["status"] == "True"
+                for c in n.get("status", {}).get("conditions", [])
+            )
+        ]
         return len(ready) >= self._kwok_nodes
 
     def _ca_ready(self) -> bool:
@@ -526,8 +581,11 @@ class LocalCluster:
 
     def _request(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
         req = urllib.request.Request(
-            self.server + path, method=method, data=None if body is None else json.dumps(body).encode(),
-            headers={"Authorization": f"Bearer {self._admin_token}", "Content-Type": "application/json"})
+            self.server + path,
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {self._admin_token}", "Content-Type": "application/json"},
+        )
         ctx = ssl.create_default_context(cafile=str(self.ca_file))
         try:
             with urllib.request.urlopen(req, context=ctx, timeout=10) as resp:

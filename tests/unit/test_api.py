@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from glidepath.api import SpecError, parse_spec
 from glidepath.api.crd import build_crd, main, render_yaml
 
@@ -25,7 +24,9 @@ def test_defaults_fill_in() -> None:
 
 
 def test_autoscaling_means_no_fixed_replicas() -> None:
-    spec = parse_spec({"model": {"uri": "file:///m.onnx"}, "autoscaling": {"minReplicas": 2, "maxReplicas": 5}})
+    spec = parse_spec(
+        {"model": {"uri": "file:///m.onnx"}, "autoscaling": {"minReplicas": 2, "maxReplicas": 5}}
+    )
     assert spec.fixed_replicas is None
     assert spec.autoscaling is not None
     assert (spec.autoscaling.min_replicas, spec.autoscaling.max_replicas) == (2, 5)
@@ -39,11 +40,19 @@ def test_autoscaling_means_no_fixed_replicas() -> None:
         ({"model": {"uri": "file:///m.onnx", "sha256": "XYZ"}}, "spec.model.sha256"),
         ({"model": {"uri": "file:///m.onnx"}, "replicas": -1}, "spec.replicas"),
         ({"model": {"uri": "file:///m.onnx"}, "replicas": 2, "autoscaling": {"maxReplicas": 3}}, "spec"),
-        ({"model": {"uri": "file:///m.onnx"}, "autoscaling": {"minReplicas": 4, "maxReplicas": 3}}, "spec.autoscaling"),
+        (
+            {"model": {"uri": "file:///m.onnx"}, "autoscaling": {"minReplicas": 4, "maxReplicas": 3}},
+            "spec.autoscaling",
+        ),
         ({"model": {"uri": "file:///m.onnx"}, "runtime": {"name": "triton"}}, "spec.runtime.name"),
-        ({"model": {"uri": "file:///m.onnx"}, "runtime": {"env": [{"name": "A"}, {"name": "A"}]}}, "spec.runtime.env"),
-        ({"model": {"uri": "file:///m.onnx"}, "monitoring": {"serviceMonitor": {"interval": "soon"}}},
-         "spec.monitoring.serviceMonitor.interval"),
+        (
+            {"model": {"uri": "file:///m.onnx"}, "runtime": {"env": [{"name": "A"}, {"name": "A"}]}},
+            "spec.runtime.env",
+        ),
+        (
+            {"model": {"uri": "file:///m.onnx"}, "monitoring": {"serviceMonitor": {"interval": "soon"}}},
+            "spec.monitoring.serviceMonitor.interval",
+        ),
     ],
 )
 def test_invalid_specs_name_the_field(raw: dict[str, Any], field: str) -> None:
@@ -60,9 +69,9 @@ def _walk(node: Any, path: str = "") -> list[str]:
         for forbidden in ("$ref", "anyOf", "oneOf", "allOf", "title", "const"):
             if forbidden in node:
                 bad.append(f"{path}.{forbidden}")
-        if "properties" in node or "items" in node or "additionalProperties" in node:
-            if node.get("type") not in ("object", "array"):
-                bad.append(f"{path}: no type")
+        has_children = "properties" in node or "items" in node or "additionalProperties" in node
+        if has_children and node.get("type") not in ("object", "array"):
+            bad.append(f"{path}: no type")
         for key, value in node.items():
             if key != "x-kubernetes-validations":
                 bad.extend(_walk(value, f"{path}.{key}"))
@@ -85,8 +94,11 @@ def test_crd_schema_is_structural() -> None:
     assert quantities["additionalProperties"] == {
         "x-kubernetes-int-or-string": True,
         "description": "A Kubernetes resource quantity, e.g. 500m, 2, 1Gi.",
+        "maxLength": 64,
     }
-    assert any("has(self.replicas) && has(self.autoscaling)" in v["rule"] for v in spec["x-kubernetes-validations"])
+    assert any(
+        "has(self.replicas) && has(self.autoscaling)" in v["rule"] for v in spec["x-kubernetes-validations"]
+    )
     conditions = schema["properties"]["status"]["properties"]["conditions"]
     assert conditions["x-kubernetes-list-map-keys"] == ["type"]
     assert version["subresources"] == {"status": {}}

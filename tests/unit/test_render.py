@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from glidepath import naming
 from glidepath.api import parse_spec
 from glidepath.render import Owner, RenderConfig, render
@@ -19,7 +18,12 @@ SHA = "3f" * 32
 
 
 def _spec(**extra: Any) -> Any:
-    return parse_spec({"model": {"uri": "https://models.example/fraud/3/model.onnx", "version": "3", "sha256": SHA}, **extra})
+    return parse_spec(
+        {
+            "model": {"uri": "https://models.example/fraud/3/model.onnx", "version": "3", "sha256": SHA},
+            **extra,
+        }
+    )
 
 
 def _by_kind(manifests: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -32,7 +36,10 @@ def _by_kind(manifests: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         ("fixed-replicas", {"replicas": 2}, RenderConfig(service_monitor_supported=True)),
         (
             "autoscaling-no-servicemonitor-crd",
-            {"autoscaling": {"minReplicas": 2, "maxReplicas": 10}, "runtime": {"resources": {"limits": {"cpu": 2}}}},
+            {
+                "autoscaling": {"minReplicas": 2, "maxReplicas": 10},
+                "runtime": {"resources": {"limits": {"cpu": 2}}},
+            },
             RenderConfig(service_monitor_supported=False),
         ),
     ],
@@ -48,14 +55,27 @@ def test_golden(name: str, extra: dict[str, Any], config: RenderConfig) -> None:
 
 
 def test_every_child_is_owned_and_labelled() -> None:
-    rendered = render(OWNER, _spec(autoscaling={"maxReplicas": 3}), RenderConfig(service_monitor_supported=True))
-    assert [m["kind"] for m in rendered.manifests] == ["Deployment", "Service", "HorizontalPodAutoscaler", "ServiceMonitor"]
+    rendered = render(
+        OWNER, _spec(autoscaling={"maxReplicas": 3}), RenderConfig(service_monitor_supported=True)
+    )
+    assert [m["kind"] for m in rendered.manifests] == [
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "ServiceMonitor",
+    ]
     for m in rendered.manifests:
         meta = m["metadata"]
         assert meta["namespace"] == "ml"
         assert meta["ownerReferences"] == [
-            {"apiVersion": "serving.glidepath.io/v1alpha1", "kind": "ModelDeployment", "name": "fraud",
-             "uid": OWNER.uid, "controller": True, "blockOwnerDeletion": True}
+            {
+                "apiVersion": "serving.glidepath.io/v1alpha1",
+                "kind": "ModelDeployment",
+                "name": "fraud",
+                "uid": OWNER.uid,
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
         ]
         for key in (naming.LABEL_NAME, naming.LABEL_INSTANCE, naming.LABEL_MANAGED_BY, naming.LABEL_TRACK):
             assert key in meta["labels"], (m["kind"], key)
@@ -73,19 +93,26 @@ def test_replicas_are_omitted_when_an_hpa_scales(extra: dict[str, Any], replicas
 
 
 def test_hpa_targets_the_stable_deployment_with_default_cpu_metric() -> None:
-    hpa = _by_kind(render(OWNER, _spec(autoscaling={"minReplicas": 2, "maxReplicas": 7}), RenderConfig()).manifests)[
-        "HorizontalPodAutoscaler"
-    ]
-    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "fraud-stable"}
+    hpa = _by_kind(
+        render(OWNER, _spec(autoscaling={"minReplicas": 2, "maxReplicas": 7}), RenderConfig()).manifests
+    )["HorizontalPodAutoscaler"]
+    assert hpa["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "fraud-stable",
+    }
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 7)
     assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
 
 
 def test_custom_hpa_metrics_pass_through() -> None:
-    metric = {"type": "Pods", "pods": {"metric": {"name": "inflight"}, "target": {"type": "AverageValue", "averageValue": "4"}}}
-    hpa = _by_kind(render(OWNER, _spec(autoscaling={"maxReplicas": 3, "metrics": [metric]}), RenderConfig()).manifests)[
-        "HorizontalPodAutoscaler"
-    ]
+    metric = {
+        "type": "Pods",
+        "pods": {"metric": {"name": "inflight"}, "target": {"type": "AverageValue", "averageValue": "4"}},
+    }
+    hpa = _by_kind(
+        render(OWNER, _spec(autoscaling={"maxReplicas": 3, "metrics": [metric]}), RenderConfig()).manifests
+    )["HorizontalPodAutoscaler"]
     assert hpa["spec"]["metrics"] == [metric]
 
 
@@ -94,10 +121,25 @@ def test_pod_is_restricted_and_runs_fetcher_then_runtime() -> None:
     pod = deployment["spec"]["template"]["spec"]
     (fetch,) = pod["initContainers"]
     (runtime,) = pod["containers"]
-    assert fetch["command"] == ["glidepath-runtime", "fetch", "https://models.example/fraud/3/model.onnx", "/mnt/models", "--sha256", SHA]
+    assert fetch["command"] == [
+        "glidepath-runtime",
+        "fetch",
+        "https://models.example/fraud/3/model.onnx",
+        "/mnt/models",
+        "--sha256",
+        SHA,
+    ]
     assert runtime["command"] == [
-        "glidepath-runtime", "serve", "--model-name", "fraud", "--model-dir", "/mnt/models",
-        "--model-version", "3", "--http-port", "8080",
+        "glidepath-runtime",
+        "serve",
+        "--model-name",
+        "fraud",
+        "--model-dir",
+        "/mnt/models",
+        "--model-version",
+        "3",
+        "--http-port",
+        "8080",
     ]
     assert fetch["image"] == runtime["image"] == "img:1"
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -114,7 +156,9 @@ def test_pod_is_restricted_and_runs_fetcher_then_runtime() -> None:
 
 def test_image_override_and_env() -> None:
     spec = _spec(runtime={"image": "mine:2", "env": [{"name": "OMP_NUM_THREADS", "value": "1"}]})
-    runtime = _by_kind(render(OWNER, spec, RenderConfig()).manifests)["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    runtime = _by_kind(render(OWNER, spec, RenderConfig()).manifests)["Deployment"]["spec"]["template"][
+        "spec"
+    ]["containers"][0]
     assert runtime["image"] == "mine:2"
     assert runtime["env"] == [{"name": "OMP_NUM_THREADS", "value": "1"}]
 
@@ -123,7 +167,10 @@ def test_revision_changes_with_the_model_and_nothing_else() -> None:
     base = render(OWNER, _spec(), RenderConfig()).revision
     assert render(OWNER, _spec(), RenderConfig()).revision == base
     assert render(OWNER, _spec(replicas=5), RenderConfig()).revision == base  # scaling is not a new revision
-    assert render(OWNER, _spec(monitoring={"serviceMonitor": {"enabled": False}}), RenderConfig()).revision == base
+    assert (
+        render(OWNER, _spec(monitoring={"serviceMonitor": {"enabled": False}}), RenderConfig()).revision
+        == base
+    )
     v4 = parse_spec({"model": {"uri": "https://models.example/fraud/4/model.onnx", "version": "4"}})
     assert render(OWNER, v4, RenderConfig()).revision != base
     env = _spec(runtime={"env": [{"name": "X", "value": "1"}]})
@@ -132,9 +179,16 @@ def test_revision_changes_with_the_model_and_nothing_else() -> None:
 
 @pytest.mark.parametrize(
     ("enabled", "supported", "present", "skipped"),
-    [(True, True, True, False), (True, False, False, True), (False, True, False, False), (False, False, False, False)],
+    [
+        (True, True, True, False),
+        (True, False, False, True),
+        (False, True, False, False),
+        (False, False, False, False),
+    ],
 )
-def test_service_monitor_only_when_wanted_and_installed(enabled: bool, supported: bool, present: bool, skipped: bool) -> None:
+def test_service_monitor_only_when_wanted_and_installed(
+    enabled: bool, supported: bool, present: bool, skipped: bool
+) -> None:
     spec = _spec(monitoring={"serviceMonitor": {"enabled": enabled, "labels": {"release": "prom"}}})
     rendered = render(OWNER, spec, RenderConfig(service_monitor_supported=supported))
     kinds = _by_kind(rendered.manifests)
@@ -149,5 +203,10 @@ def test_service_monitor_only_when_wanted_and_installed(enabled: bool, supported
 
 def test_service_selects_every_track() -> None:
     service = _by_kind(render(OWNER, _spec(), RenderConfig()).manifests)["Service"]
-    assert service["spec"]["selector"] == {naming.LABEL_INSTANCE: "fraud", naming.LABEL_MANAGED_BY: "glidepath"}
-    assert service["spec"]["ports"] == [{"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}]
+    assert service["spec"]["selector"] == {
+        naming.LABEL_INSTANCE: "fraud",
+        naming.LABEL_MANAGED_BY: "glidepath",
+    }
+    assert service["spec"]["ports"] == [
+        {"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}
+    ]

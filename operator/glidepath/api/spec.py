@@ -20,7 +20,12 @@ URI_PATTERN = r"^(https?|file)://.+$"
 ENV_NAME_PATTERN = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
 LABEL_KEY_PATTERN = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
 
-Quantity = Annotated[int | str, Field(description="A Kubernetes resource quantity, e.g. 500m, 2, 1Gi.")]
+Quantity = Annotated[
+    int | str,
+    Field(
+        description="A Kubernetes resource quantity, e.g. 500m, 2, 1Gi.", json_schema_extra={"maxLength": 64}
+    ),
+]
 
 
 def _cel(rule: str, message: str, field_path: str | None = None) -> dict[str, Any]:
@@ -65,6 +70,7 @@ class ModelSource(ApiModel):
             "Lowercase hex SHA-256 of the model file. When set, the fetcher refuses a file whose "
             "digest differs and the pod does not start."
         ),
+        max_length=64,
         json_schema_extra={
             "x-kubernetes-validations": [
                 _cel(
@@ -123,11 +129,13 @@ class ResourceRequirements(ApiModel):
     requests: dict[str, Quantity] | None = Field(
         default=None,
         description="Minimum resources, e.g. {cpu: 500m, memory: 512Mi}.",
+        max_length=16,
         json_schema_extra={"x-kubernetes-validations": [_QUANTITY_RULE]},
     )
     limits: dict[str, Quantity] | None = Field(
         default=None,
         description="Maximum resources, e.g. {cpu: 2, memory: 1Gi}.",
+        max_length=16,
         json_schema_extra={"x-kubernetes-validations": [_QUANTITY_RULE]},
     )
 
@@ -153,6 +161,7 @@ class RuntimeSpec(ApiModel):
         default_factory=list,
         description="Extra environment variables of the runtime container.",
         max_length=64,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
 
     @field_validator("env")
@@ -226,6 +235,7 @@ class ServiceMonitorSpec(ApiModel):
     labels: dict[str, str] = Field(
         default_factory=dict,
         description="Extra labels on the ServiceMonitor, e.g. the one your Prometheus selects.",
+        max_length=32,
     )
 
 

@@ -10,6 +10,7 @@ from glidepath import naming
 from glidepath.api import ModelDeploymentSpec
 from glidepath.render.context import Manifest, Owner, RenderConfig, object_meta
 
+
 def restricted_security_context() -> dict[str, Any]:
     """Container securityContext at the restricted Pod Security level, read-only root filesystem."""
     return {
@@ -82,7 +83,7 @@ def render_pod_spec(owner: Owner, spec: ModelDeploymentSpec, config: RenderConfi
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}},
         "securityContext": restricted_security_context(),
         "terminationMessagePolicy": "FallbackToLogsOnError",
-        "volumeMounts": [model_mount, tmp_mount],
+        "volumeMounts": [dict(model_mount), dict(tmp_mount)],
     }
     runtime: dict[str, Any] = {
         "name": naming.RUNTIME_CONTAINER,
@@ -96,7 +97,7 @@ def render_pod_spec(owner: Owner, spec: ModelDeploymentSpec, config: RenderConfi
         "readinessProbe": _http_probe(f"/v2/models/{owner.name}/ready", period=5, failures=2),
         "securityContext": restricted_security_context(),
         "terminationMessagePolicy": "FallbackToLogsOnError",
-        "volumeMounts": [{**model_mount, "readOnly": True}, tmp_mount],
+        "volumeMounts": [{**model_mount, "readOnly": True}, dict(tmp_mount)],
     }
     if spec.runtime.env:
         runtime["env"] = [e.to_wire() for e in spec.runtime.env]

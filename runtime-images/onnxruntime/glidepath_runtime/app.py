@@ -114,7 +114,10 @@ class App:
         try:
             await loop.run_in_executor(self.executor, self.model.load)
         except Exception:
-            log.exception("model %r failed to load from %s", self.model.name, self.model.path)
+            log.error(
+                "model %r failed to load from %s: %s", self.model.name, self.model.path, self.model.load_error
+            )
+            log.debug("load failure", exc_info=True)
             if self.on_load_failure is not None:
                 self.on_load_failure()
 

@@ -10,6 +10,7 @@ partial or unverified model.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import posixpath
 import re
@@ -156,7 +157,7 @@ def fetch(uri: str, dest: Path, *, sha256: str | None = None, timeout: float = 6
         os.replace(tmp, final)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
+        if isinstance(exc, OSError | http.client.HTTPException):
             raise SourceError(f"cannot fetch {uri} into {dest}: {exc}") from exc
         raise
     return FetchResult(final, actual, size, expected is not None)
@@ -173,7 +174,9 @@ def _open(uri: str, timeout: float) -> Iterator[tuple[BinaryIO, int | None]]:
     scheme = parts.scheme.lower()
     if scheme == "file":
         if parts.netloc not in ("", "localhost"):
-            raise FetchUsageError(f"file URI {uri} names host {parts.netloc!r}; only local files are supported")
+            raise FetchUsageError(
+                f"file URI {uri} names host {parts.netloc!r}; only local files are supported"
+            )
         path = urllib.request.url2pathname(urllib.parse.unquote(parts.path))
         try:
             stream: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed below
@@ -184,7 +187,7 @@ def _open(uri: str, timeout: float) -> Iterator[tuple[BinaryIO, int | None]]:
         return
     request = urllib.request.Request(uri, headers={"User-Agent": f"glidepath-runtime/{__version__}"})
     try:
-        response = urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 - scheme checked
+        response = urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as exc:
         raise SourceError(f"cannot download {uri}: HTTP {exc.code} {exc.reason}") from exc
     except (urllib.error.URLError, OSError) as exc:

@@ -49,8 +49,21 @@ LABEL_CODE: Final = "code"
 PROTOCOL_V2: Final = "v2"
 
 DURATION_BUCKETS: Final[tuple[float, ...]] = (
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-)  # fmt: skip
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
 """Histogram bucket upper bounds in seconds: 0.5 ms to 10 s, fine enough for a p99 threshold of
 tens of milliseconds and for the 0.25 s latency threshold of the default analysis."""
 

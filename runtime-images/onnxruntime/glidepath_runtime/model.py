@@ -194,9 +194,12 @@ class Model:
         self._session = session
         log.info(
             "loaded model %s version %s from %s: inputs %s, outputs %s",
-            self.name, self.version, self.path,
-            [s.metadata() for s in inputs.values()], [s.metadata() for s in outputs.values()],
-        )  # fmt: skip
+            self.name,
+            self.version,
+            self.path,
+            [s.metadata() for s in inputs.values()],
+            [s.metadata() for s in outputs.values()],
+        )
 
     def check_outputs(self, names: Sequence[str]) -> None:
         """Check requested output names.

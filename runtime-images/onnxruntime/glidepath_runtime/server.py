@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 import uvicorn
+from prometheus_client import disable_created_metrics
 
 from glidepath_runtime.app import App
 from glidepath_runtime.metrics import RuntimeMetrics
@@ -40,6 +41,7 @@ def serve(
         ``model.load_error``).
     """
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created series only load Prometheus
     app = App(model, RuntimeMetrics(model.name, model.version), workers=workers)
     config = uvicorn.Config(
         app,

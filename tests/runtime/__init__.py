@@ -1,0 +1,1 @@
+"""Tests of the ONNX Runtime model server and fetcher (runtime-images/onnxruntime)."""

@@ -1,0 +1,143 @@
+"""``glidepath-runtime fetch`` as a real process, against a threaded HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.runtime.harness import HOST, run_cli
+
+PAYLOAD = b"pretend this is an ONNX model\n" * 1000
+DIGEST = hashlib.sha256(PAYLOAD).hexdigest()
+WRONG = "0" * 64
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def served_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("served")
+    (root / "models").mkdir()
+    (root / "models" / "model.onnx").write_bytes(PAYLOAD)
+    return root
+
+
+@pytest.fixture(scope="module")
+def http_base(served_dir: Path) -> Iterator[str]:
+    """Base URL of a ThreadingHTTPServer on 127.0.0.1 (random port) serving ``served_dir``."""
+    server = ThreadingHTTPServer((HOST, 0), functools.partial(_QuietHandler, directory=str(served_dir)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{HOST}:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_http_with_good_sha256(http_base: str, tmp_path: Path) -> None:
+    dest, log = tmp_path / "dest", tmp_path / "termination-log"
+    uri = f"{http_base}/models/model.onnx"
+    result = run_cli(
+        "fetch", uri, str(dest), "--sha256", DIGEST.upper(), env={"GLIDEPATH_TERMINATION_LOG": str(log)}
+    )
+    assert result.returncode == 0, result.stderr
+    assert (dest / "model.onnx").read_bytes() == PAYLOAD
+    assert [p.name for p in dest.iterdir()] == ["model.onnx"]
+    assert (dest / "model.onnx").stat().st_mode & 0o777 == 0o644
+    assert f"verified sha256 {DIGEST} for {uri}" in result.stdout
+    assert log.read_text().startswith(f"verified sha256 {DIGEST} for {uri}")
+
+
+def test_http_with_sha256_mismatch_leaves_nothing(http_base: str, tmp_path: Path) -> None:
+    dest, log = tmp_path / "dest", tmp_path / "termination-log"
+    result = run_cli(
+        "fetch",
+        f"{http_base}/models/model.onnx",
+        str(dest),
+        "--sha256",
+        WRONG,
+        env={"GLIDEPATH_TERMINATION_LOG": str(log)},
+    )
+    assert result.returncode == 4
+    for text in (result.stderr, log.read_text()):
+        assert f"expected {WRONG}" in text
+        assert f"got {DIGEST}" in text
+    assert list(dest.iterdir()) == []
+
+
+def test_mismatch_keeps_an_existing_file(http_base: str, tmp_path: Path) -> None:
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / "model.onnx").write_bytes(b"previous")
+    result = run_cli("fetch", f"{http_base}/models/model.onnx", str(dest), "--sha256", WRONG)
+    assert result.returncode == 4
+    assert [p.name for p in dest.iterdir()] == ["model.onnx"]
+    assert (dest / "model.onnx").read_bytes() == b"previous"
+
+
+def test_http_404_fails_with_exit_3(http_base: str, tmp_path: Path) -> None:
+    dest = tmp_path / "dest"
+    result = run_cli("fetch", f"{http_base}/models/missing.onnx", str(dest))
+    assert result.returncode == 3
+    assert "HTTP 404" in result.stderr
+    assert list(dest.iterdir()) == []
+
+
+def test_connection_refused_fails_with_exit_3(tmp_path: Path) -> None:
+    result = run_cli("fetch", f"http://{HOST}:9/model.onnx", str(tmp_path / "dest"), "--timeout", "5")
+    assert result.returncode == 3
+    assert "cannot download" in result.stderr
+
+
+def test_file_uri_without_sha256(served_dir: Path, tmp_path: Path) -> None:
+    source = served_dir / "models" / "model.onnx"
+    result = run_cli("fetch", source.as_uri(), str(tmp_path / "dest"))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "dest" / "model.onnx").read_bytes() == PAYLOAD
+    assert f"sha256 {DIGEST}, not verified" in result.stdout
+
+
+def test_file_uri_with_sha256(served_dir: Path, tmp_path: Path) -> None:
+    source = served_dir / "models" / "model.onnx"
+    result = run_cli("fetch", source.as_uri(), str(tmp_path), "--sha256", f"sha256:{DIGEST}")
+    assert result.returncode == 0, result.stderr
+    assert f"verified sha256 {DIGEST}" in result.stdout
+
+
+def test_missing_file_fails_with_exit_3(tmp_path: Path) -> None:
+    result = run_cli("fetch", (tmp_path / "absent.onnx").as_uri(), str(tmp_path / "dest"))
+    assert result.returncode == 3
+    assert "absent.onnx" in result.stderr
+    assert list((tmp_path / "dest").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("uri", "sha256", "message"),
+    [
+        ("s3://models/fraud/3/model.onnx", None, "unsupported scheme 's3'"),
+        ("ftp://example.invalid/model.onnx", None, "unsupported scheme 'ftp'"),
+        ("model.onnx", None, "unsupported scheme '(none)'"),
+        ("http://127.0.0.1:1/models/", None, "has no file name"),
+        ("file:///tmp/model.onnx", "abc", "--sha256 must be 64 hex digits"),
+    ],
+)
+def test_usage_errors_exit_2(tmp_path: Path, uri: str, sha256: str | None, message: str) -> None:
+    log = tmp_path / "termination-log"
+    args = ["fetch", uri, str(tmp_path / "dest")] + (["--sha256", sha256] if sha256 else [])
+    result = run_cli(*args, env={"GLIDEPATH_TERMINATION_LOG": str(log)})
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert message in log.read_text()
+    assert not (tmp_path / "dest").exists()

@@ -1,0 +1,187 @@
+"""compute_status: a pure mapping from observation and outcome to phase and conditions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from glidepath.api import ModelDeploymentStatus, Phase, parse_spec
+from glidepath.rollout import Observation, Outcome, TrackObservation, compute_status
+
+T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
+SPEC = parse_spec({"model": {"uri": "file:///m.onnx", "version": "7"}, "replicas": 2})
+OUTCOME = Outcome(revision="abc", url="http://m.ns.svc.cluster.local:8080", service_monitor="applied")
+
+
+def track(
+    desired: int = 2,
+    replicas: int = 2,
+    updated: int = 2,
+    ready: int = 2,
+    available: int = 2,
+    revision: str = "abc",
+    synced: bool = True,
+    deadline: bool = False,
+) -> TrackObservation:
+    return TrackObservation(revision, desired, replicas, updated, ready, available, synced, deadline)
+
+
+def conditions(status: ModelDeploymentStatus) -> dict[str, tuple[str, str]]:
+    return {c.type: (c.status, c.reason) for c in status.conditions}
+
+
+@pytest.mark.parametrize(
+    ("stable", "outcome", "phase", "ready", "progressing", "degraded"),
+    [
+        (
+            None,
+            OUTCOME,
+            Phase.PROGRESSING,
+            ("False", "Pending"),
+            ("True", "Creating"),
+            ("False", "AsExpected"),
+        ),
+        (
+            track(),
+            OUTCOME,
+            Phase.HEALTHY,
+            ("True", "Available"),
+            ("False", "RolledOut"),
+            ("False", "AsExpected"),
+        ),
+        (
+            track(ready=0, available=0),
+            OUTCOME,
+            Phase.PROGRESSING,
+            ("False", "ReplicasNotReady"),
+            ("True", "RollingUpdate"),
+            ("False", "AsExpected"),
+        ),
+        (
+            track(replicas=3, updated=1),
+            OUTCOME,
+            Phase.PROGRESSING,
+            ("False", "RollingUpdate"),
+            ("True", "RollingUpdate"),
+            ("False", "AsExpected"),
+        ),
+        (
+            track(synced=False),
+            OUTCOME,
+            Phase.PROGRESSING,
+            ("False", "RollingUpdate"),
+            ("True", "RollingUpdate"),
+            ("False", "AsExpected"),
+        ),
+        (
+            track(ready=0, available=0, deadline=True),
+            OUTCOME,
+            Phase.DEGRADED,
+            ("False", "ReplicasNotReady"),
+            ("True", "RollingUpdate"),
+            ("True", "ProgressDeadlineExceeded"),
+        ),
+        (
+            track(),
+            Outcome(revision="abc", url=None, error="apply refused: x", service_monitor="applied"),
+            Phase.DEGRADED,
+            ("True", "Available"),
+            ("False", "RolledOut"),
+            ("True", "ApplyFailed"),
+        ),
+        (
+            None,
+            Outcome(revision=None, url=None, error="spec.model.uri: bad", error_reason="InvalidSpec"),
+            Phase.DEGRADED,
+            ("False", "Pending"),
+            ("True", "Creating"),
+            ("True", "InvalidSpec"),
+        ),
+        (
+            track(desired=0, replicas=0, updated=0, ready=0, available=0),
+            OUTCOME,
+            Phase.HEALTHY,
+            ("True", "Available"),
+            ("False", "RolledOut"),
+            ("False", "AsExpected"),
+        ),
+    ],
+)
+def test_phase_and_conditions(
+    stable: TrackObservation | None,
+    outcome: Outcome,
+    phase: Phase,
+    ready: tuple[str, str],
+    progressing: tuple[str, str],
+    degraded: tuple[str, str],
+) -> None:
+    status = compute_status(SPEC, 3, Observation(stable=stable), outcome, ModelDeploymentStatus(), T0)
+    assert status.phase == phase
+    conds = conditions(status)
+    assert conds["Ready"] == ready
+    assert conds["Progressing"] == progressing
+    assert conds["Degraded"] == degraded
+    assert status.observed_generation == 3
+    assert all(c.observed_generation == 3 for c in status.conditions)
+
+
+def test_last_transition_time_moves_only_when_status_changes() -> None:
+    first = compute_status(
+        SPEC, 1, Observation(stable=track(ready=0, available=0)), OUTCOME, ModelDeploymentStatus(), T0
+    )
+    later = T0 + timedelta(minutes=5)
+    same = compute_status(SPEC, 1, Observation(stable=track(ready=1, available=1)), OUTCOME, first, later)
+    assert same.condition("Ready").last_transition_time == T0  # type: ignore[union-attr]
+    flipped = compute_status(SPEC, 1, Observation(stable=track()), OUTCOME, same, later)
+    assert flipped.condition("Ready").last_transition_time == later  # type: ignore[union-attr]
+    again = compute_status(
+        SPEC, 1, Observation(stable=track()), OUTCOME, flipped, later + timedelta(minutes=1)
+    )
+    assert again == flipped  # nothing changed: an equal status, so reconcile writes nothing
+
+
+def test_stable_track_status() -> None:
+    status = compute_status(
+        SPEC, 1, Observation(stable=track(replicas=2, ready=1)), OUTCOME, ModelDeploymentStatus(), T0
+    )
+    assert status.stable is not None
+    assert (status.stable.revision, status.stable.version, status.stable.uri) == (
+        "abc",
+        "7",
+        "file:///m.onnx",
+    )
+    assert (status.stable.replicas, status.stable.ready_replicas) == (2, 1)
+    assert status.url == OUTCOME.url
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [("applied", ("True", "Applied")), ("skipped", ("False", "CRDNotInstalled")), ("disabled", None)],
+)
+def test_service_monitor_condition(state: str, expected: tuple[str, str] | None) -> None:
+    outcome = Outcome(revision="abc", url=None, service_monitor=state)
+    previous = compute_status(SPEC, 1, Observation(stable=track()), OUTCOME, ModelDeploymentStatus(), T0)
+    status = compute_status(SPEC, 1, Observation(stable=track()), outcome, previous, T0)
+    assert conditions(status).get("ServiceMonitor") == expected
+
+
+def test_observation_from_deployment() -> None:
+    deployment = {
+        "metadata": {"generation": 4},
+        "spec": {
+            "replicas": 3,
+            "template": {"metadata": {"annotations": {"serving.glidepath.io/revision": "r1"}}},
+        },
+        "status": {
+            "observedGeneration": 4,
+            "replicas": 3,
+            "updatedReplicas": 3,
+            "readyReplicas": 2,
+            "availableReplicas": 2,
+            "conditions": [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}],
+        },
+    }
+    obs = TrackObservation.from_deployment(deployment)
+    assert obs == TrackObservation("r1", 3, 3, 3, 2, 2, True, True)
+    assert not obs.rolled_out
+    assert TrackObservation.from_deployment({"metadata": {"generation": 2}, "spec": {}}).synced is False
