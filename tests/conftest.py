@@ -60,7 +60,13 @@ def full_cluster(control_plane: LocalCluster) -> LocalCluster:
 
 @pytest.fixture
 def namespace(control_plane: LocalCluster, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A fresh namespace named after the test, deleted (without waiting) after it."""
+    """A fresh namespace named after the test, deleted (without waiting) after it.
+
+    If the test also uses `full_cluster`, that is set up first, so the namespace's `default`
+    ServiceAccount (needed to create pods) exists before the test starts.
+    """
+    if "full_cluster" in request.fixturenames:
+        request.getfixturevalue("full_cluster")
     slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
     name = f"{slug}-{uuid.uuid4().hex[:6]}"
     control_plane.create_namespace(name)

@@ -102,17 +102,20 @@ def test_service_account_token_authenticates_but_rbac_forbids(
     cluster = control_plane
     cluster.kubectl("create", "serviceaccount", "reader", "-n", namespace)
     token = cluster.kubectl("create", "token", "reader", "-n", namespace, "--duration=10m").stdout.strip()
-    # verify= per request: a Session's verify loses to $REQUESTS_CA_BUNDLE when that is set.
-    headers, ca = {"Authorization": f"Bearer {token}"}, str(cluster.ca_file)
+    # trust_env=False: ignore $REQUESTS_CA_BUNDLE (it would override verify) and $HTTPS_PROXY.
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = str(cluster.ca_file)
+    session.headers["Authorization"] = f"Bearer {token}"
 
-    review = requests.post(
+    review = session.post(
         f"{cluster.server}/apis/authentication.k8s.io/v1/selfsubjectreviews",
         json={"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"},
-        headers=headers, verify=ca, timeout=10,
+        timeout=10,
     )
     assert review.status_code == 201, review.text
     assert review.json()["status"]["userInfo"]["username"] == f"system:serviceaccount:{namespace}:reader"
 
-    secrets = requests.get(f"{cluster.server}/api/v1/namespaces/{namespace}/secrets", headers=headers, verify=ca, timeout=10)
+    secrets = session.get(f"{cluster.server}/api/v1/namespaces/{namespace}/secrets", timeout=10)
     assert secrets.status_code == 403, secrets.text
     assert f"system:serviceaccount:{namespace}:reader" in secrets.json()["message"]

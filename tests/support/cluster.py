@@ -151,7 +151,10 @@ class _Process:
         if (code := self.popen.poll()) is not None:
             self.log_file.flush()
             tail = self.log_path.read_text(errors="replace").splitlines()[-25:]
-            raise ClusterError(f"{self.name} exited with code {code}; {self.log_path}:\n" + "\n".join(tail))
+            raise ClusterError(
+                f"{self.name} exited with code {code}; last lines of {self.log_path}"
+                " (kept only with GLIDEPATH_KEEP_CLUSTER=1):\n" + "\n".join(tail)
+            )
 
 
 class LocalCluster:
@@ -586,9 +589,8 @@ class LocalCluster:
             data=None if body is None else json.dumps(body).encode(),
             headers={"Authorization": f"Bearer {self._admin_token}", "Content-Type": "application/json"},
         )
-        ctx = ssl.create_default_context(cafile=str(self.ca_file))
         try:
-            with urllib.request.urlopen(req, context=ctx, timeout=10) as resp:
+            with _urlopen(req, ssl.create_default_context(cafile=str(self.ca_file)), timeout=10) as resp:
                 return json.load(resp)
         except urllib.error.HTTPError as e:
             if e.code == 404:
@@ -606,10 +608,16 @@ def _http_ok(url: str, *, cafile: Path | None = None, token: str | None = None) 
             ctx.verify_mode = ssl.CERT_NONE
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
     try:
-        with urllib.request.urlopen(request, context=ctx, timeout=2) as r:
+        with _urlopen(request, ctx, timeout=2) as r:
             return bool(r.status == 200)
     except (OSError, ssl.SSLError):  # refused, reset, HTTP errors (URLError is an OSError), timeouts
         return False
+
+
+def _urlopen(request: urllib.request.Request, ctx: ssl.SSLContext | None, timeout: float) -> Any:
+    """urlopen that ignores $HTTP(S)_PROXY: everything here is on 127.0.0.1. Raises like urlopen."""
+    handlers = [urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=ctx)]
+    return urllib.request.build_opener(*handlers).open(request, timeout=timeout)
 
 
 def _free_ports(n: int) -> list[int]:

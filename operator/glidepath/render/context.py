@@ -10,7 +10,7 @@ from glidepath import naming
 Manifest = dict[str, Any]
 """One Kubernetes object as a JSON-ready dict (apiVersion, kind, metadata, spec)."""
 
-DEFAULT_RUNTIME_IMAGE = "ghcr.io/glidepath/onnxruntime-server:0.1.0"
+DEFAULT_RUNTIME_IMAGE = "ghcr.io/glidepath/runtime-onnxruntime:0.1.0"
 
 
 @dataclass(frozen=True)
