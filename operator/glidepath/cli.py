@@ -20,7 +20,9 @@ def _run(args: argparse.Namespace) -> int:
     kopf.run(
         clusterwide=not args.namespace,
         namespaces=args.namespace or (),
-        standalone=args.standalone,
+        standalone=args.standalone or not args.peering,
+        peering_name=args.peering or "default",
+        priority=args.priority,
         liveness_endpoint=args.liveness,
     )
     return 0
@@ -34,7 +36,17 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the operator (uses KUBECONFIG, or the pod's service account)")
     run.add_argument("-n", "--namespace", action="append", help="watch only this namespace (repeatable)")
-    run.add_argument("--standalone", action="store_true", help="no peering: this instance is the only one")
+    run.add_argument(
+        "--standalone", action="store_true", help="no peering: this instance is the only one (default)"
+    )
+    run.add_argument(
+        "--peering",
+        metavar="NAME",
+        default=None,
+        help="run with kopf peering NAME (kopf.dev ClusterKopfPeering/KopfPeering): only the highest-priority "
+        "instance is active. Needed when more than one replica runs.",
+    )
+    run.add_argument("--priority", type=int, default=0, help="peering priority of this instance (default 0)")
     run.add_argument(
         "--liveness", default=None, help="kopf health endpoint, e.g. http://0.0.0.0:8081/healthz"
     )
