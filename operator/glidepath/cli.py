@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import Any
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -17,13 +18,15 @@ def _run(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     kopf.configure(verbose=args.verbose)
+    peering: dict[str, Any] = (
+        {"standalone": True} if args.standalone or not args.peering else {"peering_name": args.peering}
+    )
     kopf.run(
         clusterwide=not args.namespace,
         namespaces=args.namespace or (),
-        standalone=args.standalone or not args.peering,
-        peering_name=args.peering or "default",
         priority=args.priority,
         liveness_endpoint=args.liveness,
+        **peering,
     )
     return 0
 

@@ -30,8 +30,21 @@ LABEL_REVISION: Final = f"{GROUP}/revision"
 
 ANNOTATION_REVISION: Final = f"{GROUP}/revision"
 ANNOTATION_MODEL_VERSION: Final = f"{GROUP}/model-version"
+ANNOTATION_PROMOTE: Final = f"{GROUP}/promote"
+"""Request annotations on a ModelDeployment, written by ``glidepath promote|abort|retry``: the value is
+a request id; the operator acts once per new id and records it in ``status.handledRequests``."""
+ANNOTATION_PROMOTE_FULL: Final = f"{GROUP}/promote-full"
+ANNOTATION_ABORT: Final = f"{GROUP}/abort"
+ANNOTATION_RETRY: Final = f"{GROUP}/retry"
+REQUEST_ANNOTATIONS: Final = {
+    "promote": ANNOTATION_PROMOTE,
+    "promoteFull": ANNOTATION_PROMOTE_FULL,
+    "abort": ANNOTATION_ABORT,
+    "retry": ANNOTATION_RETRY,
+}
 
 Track = Literal["stable", "canary"]
+TRACKS: Final[tuple[Track, ...]] = ("stable", "canary")
 TRACK_SHARED: Final = "shared"
 """Track label value of children that serve every track (Service, ServiceMonitor)."""
 
@@ -55,6 +68,16 @@ def deployment_name(name: str, track: Track) -> str:
 
 def service_name(name: str) -> str:
     """Name of the Service that selects every ready pod of the ModelDeployment."""
+    return name
+
+
+def track_service_name(name: str, track: Track) -> str:
+    """Name of the per-track Service an HTTPRoute weights (traffic mode gatewayAPI)."""
+    return f"{name}-{track}"
+
+
+def http_route_name(name: str) -> str:
+    """Name of the Gateway API HTTPRoute (traffic mode gatewayAPI)."""
     return name
 
 

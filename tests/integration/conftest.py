@@ -10,16 +10,12 @@ import pytest
 from glidepath.k8s import Kube, connect
 from glidepath.reconcile import Reconciler, Settings
 
-from tests.support.cluster import LocalCluster
+from tests.support.cluster import LocalCluster, install_crd
+
+__all__ = ["install_crd"]
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_FILE = REPO / "crds" / "serving.glidepath.io_modeldeployments.yaml"
-
-
-def install_crd(cluster: LocalCluster, path: Path) -> None:
-    """Apply a CRD file and wait until it is Established (raises CalledProcessError on refusal)."""
-    cluster.kubectl("apply", "--server-side", "--field-manager=glidepath-tests", "-f", str(path))
-    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(path))
 
 
 def third_party_crd(name: str, file: str) -> Path:

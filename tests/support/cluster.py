@@ -57,6 +57,7 @@ __all__ = [
     "Component",
     "LocalCluster",
     "find_bin_dir",
+    "install_crd",
     "mark_never_ready",
     "wait_for",
 ]
@@ -105,6 +106,22 @@ def wait_for(condition: Callable[[], T | None], *, timeout: float, what: str, in
         if time.monotonic() >= deadline:
             raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(interval)
+
+
+def install_crd(cluster: LocalCluster, path: Path) -> None:
+    """Apply a CRD file (server-side) and wait until it is Established.
+
+    Raises subprocess.CalledProcessError when the API server refuses it, TimeoutError after 60 s.
+    """
+    cluster.kubectl("apply", "--server-side", "--field-manager=glidepath-tests", "-f", str(path))
+    jsonpath = '{.status.conditions[?(@.type=="Established")].status}'
+
+    def established() -> bool:
+        # `kubectl wait` fails outright while status.conditions is still absent, so poll instead
+        got = cluster.kubectl("get", "-f", str(path), "-o", f"jsonpath={jsonpath}", check=False)
+        return got.returncode == 0 and got.stdout.strip() == "True"
+
+    wait_for(established, timeout=60, interval=0.2, what=f"CRD {path.name} Established")
 
 
 def mark_never_ready(pod_template: dict[str, Any]) -> dict[str, Any]:

@@ -19,8 +19,11 @@ class OperatorProcess:
     env: extra environment (GLIDEPATH_RESYNC_SECONDS, GLIDEPATH_RUNTIME_IMAGE ...). Logs go to ``log``.
     """
 
-    def __init__(self, cluster: LocalCluster, log: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, cluster: LocalCluster, log: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+    ) -> None:
         self.cluster = cluster
+        self.args = args
         self.log = log
         self.extra_env = {"GLIDEPATH_RESYNC_SECONDS": "5", **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
@@ -30,7 +33,7 @@ class OperatorProcess:
         env = {**self.cluster.env(), **self.extra_env, "PYTHONUNBUFFERED": "1"}
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "glidepath.cli", "run", "--standalone"],
+                [sys.executable, "-m", "glidepath.cli", "run", "--standalone", *self.args],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -24,7 +24,7 @@ import onnxruntime as ort
 import yaml
 
 from examples.models.generate import generate, sample_inputs
-from tests.support.cluster import LocalCluster, wait_for
+from tests.support.cluster import LocalCluster, install_crd, wait_for
 from tests.support.localpod import LocalPod
 from tests.support.operator import OperatorProcess
 
@@ -118,8 +118,7 @@ def run(
         manifest["spec"]["model"]["sha256"] = model.sha256
         name = manifest["metadata"]["name"]
 
-        cluster.kubectl("apply", "--server-side", "-f", str(CRD))
-        cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(CRD))
+        install_crd(cluster, CRD)
         with OperatorProcess(cluster, workdir / "operator.log"):
             started = time.monotonic()
             cluster.kubectl("apply", "-f", "-", stdin=json.dumps(manifest))

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from glidepath.api import ModelDeploymentStatus, Phase, parse_spec
-from glidepath.rollout import Observation, Outcome, TrackObservation, compute_status
+from glidepath.api import ModelDeploymentStatus, Phase, PodSource, parse_spec
+from glidepath.plan import Plan, TrackPlan
+from glidepath.rollout import Decision, Observation, Outcome, TrackObservation, compute_status
 
 T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 SPEC = parse_spec({"model": {"uri": "file:///m.onnx", "version": "7"}, "replicas": 2})
-OUTCOME = Outcome(revision="abc", url="http://m.ns.svc.cluster.local:8080", service_monitor="applied")
+OUTCOME = Outcome(url="http://m.ns.svc.cluster.local:8080", service_monitor="applied")
+DECISION = Decision(plan=Plan(TrackPlan(PodSource.of(SPEC), "abc", 2)))
 
 
 def track(
@@ -57,11 +59,19 @@ def conditions(status: ModelDeploymentStatus) -> dict[str, tuple[str, str]]:
             ("True", "RollingUpdate"),
             ("False", "AsExpected"),
         ),
-        (
+        (  # a rolling update with maxUnavailable 0: still serving at full capacity
             track(replicas=3, updated=1),
             OUTCOME,
             Phase.PROGRESSING,
-            ("False", "RollingUpdate"),
+            ("True", "Available"),
+            ("True", "RollingUpdate"),
+            ("False", "AsExpected"),
+        ),
+        (
+            track(available=1, ready=1),
+            OUTCOME,
+            Phase.PROGRESSING,
+            ("False", "PartiallyAvailable"),
             ("True", "RollingUpdate"),
             ("False", "AsExpected"),
         ),
@@ -69,7 +79,7 @@ def conditions(status: ModelDeploymentStatus) -> dict[str, tuple[str, str]]:
             track(synced=False),
             OUTCOME,
             Phase.PROGRESSING,
-            ("False", "RollingUpdate"),
+            ("False", "PartiallyAvailable"),
             ("True", "RollingUpdate"),
             ("False", "AsExpected"),
         ),
@@ -83,19 +93,11 @@ def conditions(status: ModelDeploymentStatus) -> dict[str, tuple[str, str]]:
         ),
         (
             track(),
-            Outcome(revision="abc", url=None, error="apply refused: x", service_monitor="applied"),
+            Outcome(url=None, error="apply refused: x", service_monitor="applied"),
             Phase.DEGRADED,
             ("True", "Available"),
             ("False", "RolledOut"),
             ("True", "ApplyFailed"),
-        ),
-        (
-            None,
-            Outcome(revision=None, url=None, error="spec.model.uri: bad", error_reason="InvalidSpec"),
-            Phase.DEGRADED,
-            ("False", "Pending"),
-            ("True", "Creating"),
-            ("True", "InvalidSpec"),
         ),
         (
             track(desired=0, replicas=0, updated=0, ready=0, available=0),
@@ -115,7 +117,7 @@ def test_phase_and_conditions(
     progressing: tuple[str, str],
     degraded: tuple[str, str],
 ) -> None:
-    status = compute_status(SPEC, 3, Observation(stable=stable), outcome, ModelDeploymentStatus(), T0)
+    status = compute_status(3, Observation(stable=stable), DECISION, outcome, ModelDeploymentStatus(), T0)
     assert status.phase == phase
     conds = conditions(status)
     assert conds["Ready"] == ready
@@ -127,22 +129,22 @@ def test_phase_and_conditions(
 
 def test_last_transition_time_moves_only_when_status_changes() -> None:
     first = compute_status(
-        SPEC, 1, Observation(stable=track(ready=0, available=0)), OUTCOME, ModelDeploymentStatus(), T0
+        1, Observation(stable=track(ready=0, available=0)), DECISION, OUTCOME, ModelDeploymentStatus(), T0
     )
     later = T0 + timedelta(minutes=5)
-    same = compute_status(SPEC, 1, Observation(stable=track(ready=1, available=1)), OUTCOME, first, later)
+    same = compute_status(1, Observation(stable=track(ready=1, available=1)), DECISION, OUTCOME, first, later)
     assert same.condition("Ready").last_transition_time == T0  # type: ignore[union-attr]
-    flipped = compute_status(SPEC, 1, Observation(stable=track()), OUTCOME, same, later)
+    flipped = compute_status(1, Observation(stable=track()), DECISION, OUTCOME, same, later)
     assert flipped.condition("Ready").last_transition_time == later  # type: ignore[union-attr]
     again = compute_status(
-        SPEC, 1, Observation(stable=track()), OUTCOME, flipped, later + timedelta(minutes=1)
+        1, Observation(stable=track()), DECISION, OUTCOME, flipped, later + timedelta(minutes=1)
     )
     assert again == flipped  # nothing changed: an equal status, so reconcile writes nothing
 
 
 def test_stable_track_status() -> None:
     status = compute_status(
-        SPEC, 1, Observation(stable=track(replicas=2, ready=1)), OUTCOME, ModelDeploymentStatus(), T0
+        1, Observation(stable=track(replicas=2, ready=1)), DECISION, OUTCOME, ModelDeploymentStatus(), T0
     )
     assert status.stable is not None
     assert (status.stable.revision, status.stable.version, status.stable.uri) == (
@@ -159,9 +161,9 @@ def test_stable_track_status() -> None:
     [("applied", ("True", "Applied")), ("skipped", ("False", "CRDNotInstalled")), ("disabled", None)],
 )
 def test_service_monitor_condition(state: str, expected: tuple[str, str] | None) -> None:
-    outcome = Outcome(revision="abc", url=None, service_monitor=state)
-    previous = compute_status(SPEC, 1, Observation(stable=track()), OUTCOME, ModelDeploymentStatus(), T0)
-    status = compute_status(SPEC, 1, Observation(stable=track()), outcome, previous, T0)
+    outcome = Outcome(url=None, service_monitor=state)
+    previous = compute_status(1, Observation(stable=track()), DECISION, OUTCOME, ModelDeploymentStatus(), T0)
+    status = compute_status(1, Observation(stable=track()), DECISION, outcome, previous, T0)
     assert conditions(status).get("ServiceMonitor") == expected
 
 
@@ -185,3 +187,13 @@ def test_observation_from_deployment() -> None:
     assert obs == TrackObservation("r1", 3, 3, 3, 2, 2, True, True)
     assert not obs.rolled_out
     assert TrackObservation.from_deployment({"metadata": {"generation": 2}, "spec": {}}).synced is False
+
+
+def test_invalid_spec_keeps_the_rollout_fields() -> None:
+    previous = compute_status(1, Observation(stable=track()), DECISION, OUTCOME, ModelDeploymentStatus(), T0)
+    outcome = Outcome(url=None, error="spec.model.uri: bad", error_reason="InvalidSpec")
+    status = compute_status(2, Observation(stable=track()), None, outcome, previous, T0)
+    assert status.phase == Phase.DEGRADED
+    assert conditions(status)["Degraded"] == ("True", "InvalidSpec")
+    assert status.stable == previous.stable
+    assert status.observed_generation == 2

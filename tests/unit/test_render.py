@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 import yaml
 from glidepath import naming
-from glidepath.api import parse_spec
-from glidepath.render import Owner, RenderConfig, render
+from glidepath.api import ModelDeploymentSpec, PodSource, parse_spec
+from glidepath.plan import Plan, TrackPlan
+from glidepath.render import Manifest, Owner, RenderConfig, render, revision_for
 
 GOLDEN = Path(__file__).parent / "golden"
 OWNER = Owner(name="fraud", namespace="ml", uid="0b5c6d2e-0000-4000-8000-000000000001")
@@ -24,6 +25,22 @@ def _spec(**extra: Any) -> Any:
             **extra,
         }
     )
+
+
+def _stable(spec: ModelDeploymentSpec, config: RenderConfig) -> TrackPlan:
+    source = PodSource.of(spec)
+    return TrackPlan(source, revision_for(OWNER, source, config), spec.fixed_replicas)
+
+
+def _render(
+    spec: ModelDeploymentSpec, config: RenderConfig | None = None, plan: Plan | None = None
+) -> list[Manifest]:
+    config = config or RenderConfig()
+    return render(OWNER, spec, plan or Plan(_stable(spec, config)), config)
+
+
+def _revision(spec: ModelDeploymentSpec) -> str:
+    return revision_for(OWNER, PodSource.of(spec), RenderConfig())
 
 
 def _by_kind(manifests: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -46,8 +63,7 @@ def _by_kind(manifests: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 )
 def test_golden(name: str, extra: dict[str, Any], config: RenderConfig) -> None:
     """The whole output, reviewed once; regenerate with GLIDEPATH_UPDATE_GOLDEN=1."""
-    rendered = render(OWNER, _spec(**extra), config)
-    text = yaml.safe_dump_all(rendered.manifests, sort_keys=True)
+    text = yaml.safe_dump_all(_render(_spec(**extra), config), sort_keys=True)
     path = GOLDEN / f"{name}.yaml"
     if os.environ.get("GLIDEPATH_UPDATE_GOLDEN"):
         path.write_text(text)
@@ -55,16 +71,14 @@ def test_golden(name: str, extra: dict[str, Any], config: RenderConfig) -> None:
 
 
 def test_every_child_is_owned_and_labelled() -> None:
-    rendered = render(
-        OWNER, _spec(autoscaling={"maxReplicas": 3}), RenderConfig(service_monitor_supported=True)
-    )
-    assert [m["kind"] for m in rendered.manifests] == [
+    manifests = _render(_spec(autoscaling={"maxReplicas": 3}), RenderConfig(service_monitor_supported=True))
+    assert [m["kind"] for m in manifests] == [
         "Deployment",
         "Service",
         "HorizontalPodAutoscaler",
         "ServiceMonitor",
     ]
-    for m in rendered.manifests:
+    for m in manifests:
         meta = m["metadata"]
         assert meta["namespace"] == "ml"
         assert meta["ownerReferences"] == [
@@ -87,15 +101,15 @@ def test_every_child_is_owned_and_labelled() -> None:
     [({}, 1), ({"replicas": 0}, 0), ({"replicas": 4}, 4), ({"autoscaling": {"maxReplicas": 3}}, None)],
 )
 def test_replicas_are_omitted_when_an_hpa_scales(extra: dict[str, Any], replicas: int | None) -> None:
-    deployment = _by_kind(render(OWNER, _spec(**extra), RenderConfig()).manifests)["Deployment"]
+    deployment = _by_kind(_render(_spec(**extra), RenderConfig()))["Deployment"]
     assert deployment["spec"].get("replicas") == replicas
     assert ("replicas" in deployment["spec"]) is (replicas is not None)
 
 
 def test_hpa_targets_the_stable_deployment_with_default_cpu_metric() -> None:
-    hpa = _by_kind(
-        render(OWNER, _spec(autoscaling={"minReplicas": 2, "maxReplicas": 7}), RenderConfig()).manifests
-    )["HorizontalPodAutoscaler"]
+    hpa = _by_kind(_render(_spec(autoscaling={"minReplicas": 2, "maxReplicas": 7}), RenderConfig()))[
+        "HorizontalPodAutoscaler"
+    ]
     assert hpa["spec"]["scaleTargetRef"] == {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -110,14 +124,14 @@ def test_custom_hpa_metrics_pass_through() -> None:
         "type": "Pods",
         "pods": {"metric": {"name": "inflight"}, "target": {"type": "AverageValue", "averageValue": "4"}},
     }
-    hpa = _by_kind(
-        render(OWNER, _spec(autoscaling={"maxReplicas": 3, "metrics": [metric]}), RenderConfig()).manifests
-    )["HorizontalPodAutoscaler"]
+    hpa = _by_kind(_render(_spec(autoscaling={"maxReplicas": 3, "metrics": [metric]}), RenderConfig()))[
+        "HorizontalPodAutoscaler"
+    ]
     assert hpa["spec"]["metrics"] == [metric]
 
 
 def test_pod_is_restricted_and_runs_fetcher_then_runtime() -> None:
-    deployment = _by_kind(render(OWNER, _spec(), RenderConfig(runtime_image="img:1")).manifests)["Deployment"]
+    deployment = _by_kind(_render(_spec(), RenderConfig(runtime_image="img:1")))["Deployment"]
     pod = deployment["spec"]["template"]["spec"]
     (fetch,) = pod["initContainers"]
     (runtime,) = pod["containers"]
@@ -156,44 +170,39 @@ def test_pod_is_restricted_and_runs_fetcher_then_runtime() -> None:
 
 def test_image_override_and_env() -> None:
     spec = _spec(runtime={"image": "mine:2", "env": [{"name": "OMP_NUM_THREADS", "value": "1"}]})
-    runtime = _by_kind(render(OWNER, spec, RenderConfig()).manifests)["Deployment"]["spec"]["template"][
-        "spec"
-    ]["containers"][0]
+    runtime = _by_kind(_render(spec, RenderConfig()))["Deployment"]["spec"]["template"]["spec"]["containers"][
+        0
+    ]
     assert runtime["image"] == "mine:2"
     assert runtime["env"] == [{"name": "OMP_NUM_THREADS", "value": "1"}]
 
 
 def test_revision_changes_with_the_model_and_nothing_else() -> None:
-    base = render(OWNER, _spec(), RenderConfig()).revision
-    assert render(OWNER, _spec(), RenderConfig()).revision == base
-    assert render(OWNER, _spec(replicas=5), RenderConfig()).revision == base  # scaling is not a new revision
-    assert (
-        render(OWNER, _spec(monitoring={"serviceMonitor": {"enabled": False}}), RenderConfig()).revision
-        == base
-    )
+    base = _revision(_spec())
+    assert _revision(_spec()) == base
+    assert _revision(_spec(replicas=5)) == base  # scaling is not a new revision
+    assert _revision(_spec(monitoring={"serviceMonitor": {"enabled": False}})) == base
+    assert _revision(_spec(rollout={"steps": [{"weight": 10}]})) == base
     v4 = parse_spec({"model": {"uri": "https://models.example/fraud/4/model.onnx", "version": "4"}})
-    assert render(OWNER, v4, RenderConfig()).revision != base
-    env = _spec(runtime={"env": [{"name": "X", "value": "1"}]})
-    assert render(OWNER, env, RenderConfig()).revision != base
+    assert _revision(v4) != base
+    assert _revision(_spec(runtime={"env": [{"name": "X", "value": "1"}]})) != base
 
 
 @pytest.mark.parametrize(
-    ("enabled", "supported", "present", "skipped"),
+    ("enabled", "supported", "present"),
     [
-        (True, True, True, False),
-        (True, False, False, True),
-        (False, True, False, False),
-        (False, False, False, False),
+        (True, True, True),
+        (True, False, False),
+        (False, True, False),
+        (False, False, False),
     ],
 )
 def test_service_monitor_only_when_wanted_and_installed(
-    enabled: bool, supported: bool, present: bool, skipped: bool
+    enabled: bool, supported: bool, present: bool
 ) -> None:
     spec = _spec(monitoring={"serviceMonitor": {"enabled": enabled, "labels": {"release": "prom"}}})
-    rendered = render(OWNER, spec, RenderConfig(service_monitor_supported=supported))
-    kinds = _by_kind(rendered.manifests)
+    kinds = _by_kind(_render(spec, RenderConfig(service_monitor_supported=supported)))
     assert ("ServiceMonitor" in kinds) is present
-    assert rendered.service_monitor_skipped is skipped
     if present:
         sm = kinds["ServiceMonitor"]
         assert sm["metadata"]["labels"]["release"] == "prom"
@@ -202,7 +211,7 @@ def test_service_monitor_only_when_wanted_and_installed(
 
 
 def test_service_selects_every_track() -> None:
-    service = _by_kind(render(OWNER, _spec(), RenderConfig()).manifests)["Service"]
+    service = _by_kind(_render(_spec(), RenderConfig()))["Service"]
     assert service["spec"]["selector"] == {
         naming.LABEL_INSTANCE: "fraud",
         naming.LABEL_MANAGED_BY: "glidepath",
@@ -210,3 +219,54 @@ def test_service_selects_every_track() -> None:
     assert service["spec"]["ports"] == [
         {"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}
     ]
+
+
+def _canary_plan(spec: ModelDeploymentSpec, replicas: int, weight: int) -> Plan:
+    v2 = parse_spec({"model": {"uri": "https://models.example/fraud/4/model.onnx", "version": "4"}})
+    source = PodSource.of(v2)
+    return Plan(_stable(spec, RenderConfig()), TrackPlan(source, _revision(v2), replicas), weight)
+
+
+def test_canary_track_runs_the_new_source_beside_stable() -> None:
+    spec = _spec(replicas=4)
+    manifests = _render(spec, plan=_canary_plan(spec, 1, 25))
+    deployments = {m["metadata"]["name"]: m for m in manifests if m["kind"] == "Deployment"}
+    assert set(deployments) == {"fraud-stable", "fraud-canary"}
+    canary = deployments["fraud-canary"]
+    assert canary["spec"]["replicas"] == 1
+    assert canary["spec"]["selector"]["matchLabels"][naming.LABEL_TRACK] == "canary"
+    assert canary["spec"]["template"]["metadata"]["labels"][naming.LABEL_TRACK] == "canary"
+    assert canary["spec"]["template"]["spec"]["initContainers"][0]["command"][2].endswith("/4/model.onnx")
+    assert deployments["fraud-stable"]["spec"]["template"]["spec"]["initContainers"][0]["command"][
+        2
+    ].endswith("/3/model.onnx")
+    # mode replicas: no per-track Services, no HTTPRoute; the shared Service selects both tracks
+    assert [m["metadata"]["name"] for m in manifests if m["kind"] == "Service"] == ["fraud"]
+    assert not any(m["kind"] == "HTTPRoute" for m in manifests)
+
+
+def test_gateway_api_mode_weights_per_track_services() -> None:
+    traffic = {
+        "mode": "gatewayAPI",
+        "parentRefs": [{"name": "public", "namespace": "gw"}],
+        "hostnames": ["fraud.example"],
+    }
+    spec = _spec(replicas=2, rollout={"traffic": traffic, "steps": [{"weight": 30}]})
+    config = RenderConfig(http_route_supported=True)
+    manifests = render(OWNER, spec, _canary_plan(spec, 1, 30), config)
+    services = {m["metadata"]["name"]: m for m in manifests if m["kind"] == "Service"}
+    assert set(services) == {"fraud", "fraud-stable", "fraud-canary"}
+    assert services["fraud-canary"]["spec"]["selector"][naming.LABEL_TRACK] == "canary"
+    (route,) = [m for m in manifests if m["kind"] == "HTTPRoute"]
+    assert route["apiVersion"] == "gateway.networking.k8s.io/v1"
+    assert route["spec"]["parentRefs"] == [{"name": "public", "namespace": "gw"}]
+    assert route["spec"]["hostnames"] == ["fraud.example"]
+    assert route["spec"]["rules"][0]["backendRefs"] == [
+        {"name": "fraud-stable", "port": 8080, "weight": 70},
+        {"name": "fraud-canary", "port": 8080, "weight": 30},
+    ]
+    steady = render(OWNER, spec, Plan(_stable(spec, config)), config)
+    (route,) = [m for m in steady if m["kind"] == "HTTPRoute"]
+    assert route["spec"]["rules"][0]["backendRefs"] == [{"name": "fraud-stable", "port": 8080, "weight": 100}]
+    unsupported = render(OWNER, spec, Plan(_stable(spec, config)), RenderConfig())
+    assert not any(m["kind"] == "HTTPRoute" for m in unsupported)

@@ -38,7 +38,19 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
         "name": "Stable",
         "type": "string",
         "jsonPath": ".status.stable.version",
-        "description": "Model version",
+        "description": "Stable model version",
+    },
+    {
+        "name": "Canary",
+        "type": "string",
+        "jsonPath": ".status.canary.version",
+        "description": "Canary model version",
+    },
+    {
+        "name": "Weight",
+        "type": "integer",
+        "jsonPath": ".status.canary.weight",
+        "description": "Canary traffic, percent",
     },
     {"name": "Revision", "type": "string", "jsonPath": ".status.stable.revision", "priority": 1},
     {"name": "URL", "type": "string", "jsonPath": ".status.url", "priority": 1},
@@ -100,6 +112,15 @@ def _structural(node: JsonSchema) -> JsonSchema:
     return node
 
 
+def _without_validations(node: Any) -> Any:
+    """Drop CEL rules (status is written by the operator only; its rules would only cost budget)."""
+    if isinstance(node, dict):
+        return {k: _without_validations(v) for k, v in node.items() if k != "x-kubernetes-validations"}
+    if isinstance(node, list):
+        return [_without_validations(v) for v in node]
+    return node
+
+
 def schema_of(model: type[Any]) -> JsonSchema:
     """Structural OpenAPI v3 schema of a pydantic model, camelCase, with CEL rules kept."""
     raw = model.model_json_schema(by_alias=True, mode="validation")
@@ -113,7 +134,7 @@ def build_crd() -> dict[str, Any]:
     spec["description"] = (
         "What to serve and how: the model, its runtime, scaling and monitoring. The operator never writes it."
     )
-    status = schema_of(ModelDeploymentStatus)
+    status = _without_validations(schema_of(ModelDeploymentStatus))
     status["description"] = "What the operator observed and decided. Written only by the operator."
     root: JsonSchema = {
         "type": "object",

@@ -247,6 +247,171 @@ class MonitoringSpec(ApiModel):
     )
 
 
+BUILTIN_METRICS = ("error-rate", "latency-p99")
+"""Analysis metrics the operator knows how to query without a ``query``."""
+
+
+class RolloutStep(ApiModel):
+    """One canary step: send ``weight`` percent of traffic to the canary, then wait ``pause``."""
+
+    weight: int = Field(
+        ge=1, le=100, description="Percent of traffic for the canary during this step, 1-100."
+    )
+    pause: str | None = Field(
+        default=None,
+        description="How long to hold this step (a duration: 30s, 2m, 1h). Absent: wait for `glidepath promote`.",
+        pattern=DURATION_PATTERN,
+        max_length=32,
+    )
+
+
+class AnalysisMetric(ApiModel):
+    """A figure checked against thresholds every analysis interval while a step runs."""
+
+    name: str = Field(
+        description="error-rate (fraction of non-2xx inference responses of the canary), latency-p99 "
+        "(seconds), or any name with a `query`.",
+        min_length=1,
+        max_length=63,
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+    )
+    query: str | None = Field(
+        default=None,
+        description="PromQL returning one number, as a Jinja2 template with the variables name, namespace, "
+        "track and interval (e.g. {{ interval }} inside a range selector). Required for a name that is not built in.",
+        min_length=1,
+        max_length=4096,
+    )
+    min: float | None = Field(default=None, description="The check fails when the value is below this.")
+    max: float | None = Field(default=None, description="The check fails when the value is above this.")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                _cel("has(self.min) || has(self.max)", "a metric needs min, max or both"),
+                _cel(
+                    "self.name == 'error-rate' || self.name == 'latency-p99' || has(self.query)",
+                    "a metric other than error-rate and latency-p99 needs a query",
+                ),
+            ]
+        }
+    )
+
+    @model_validator(mode="after")
+    def _thresholds(self) -> AnalysisMetric:
+        if self.min is None and self.max is None:
+            raise ValueError("a metric needs min, max or both")
+        if self.name not in BUILTIN_METRICS and self.query is None:
+            raise ValueError("a metric other than error-rate and latency-p99 needs a query")
+        return self
+
+
+class PrometheusSpec(ApiModel):
+    """Where the analysis queries go."""
+
+    address: str = Field(
+        description="Base URL of the Prometheus HTTP API, e.g. http://prometheus.monitoring:9090.",
+        pattern=r"^https?://.+$",
+        max_length=512,
+    )
+
+
+class AnalysisSpec(ApiModel):
+    """``spec.rollout.analysis``: metric checks that can fail a canary."""
+
+    interval: str = Field(
+        default="1m",
+        description="How often to check, and the range of the rate() windows (a duration). Default 1m.",
+        pattern=DURATION_PATTERN,
+        max_length=32,
+    )
+    failure_limit: int = Field(
+        default=0,
+        ge=0,
+        le=100,
+        description="Failed checks tolerated; one more rolls the canary back. Default 0.",
+    )
+    prometheus: PrometheusSpec | None = Field(
+        default=None, description="Prometheus to query (default: the operator's --prometheus-url setting)."
+    )
+    metrics: list[AnalysisMetric] = Field(
+        min_length=1,
+        max_length=16,
+        description="The checks. Data missing is inconclusive: it neither fails nor lets a step pass.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+
+
+class TrafficSpec(ApiModel):
+    """``spec.rollout.traffic``: how traffic is split between stable and canary."""
+
+    mode: Literal["replicas", "gatewayAPI"] = Field(
+        default="replicas",
+        description="replicas: one Service selects both tracks and the split follows the ready pod counts "
+        "(approximate weights, no mesh needed). gatewayAPI: per-track Services and an HTTPRoute with "
+        "exact weights. Default replicas.",
+    )
+    parent_refs: list[dict[str, Any]] = Field(
+        default_factory=list,
+        max_length=16,
+        description="gatewayAPI: the HTTPRoute's parentRefs (gateway.networking.k8s.io/v1 ParentReference).",
+        json_schema_extra={
+            "items": {
+                "type": "object",
+                "required": ["name"],
+                "x-kubernetes-preserve-unknown-fields": True,
+                "properties": {"name": {"type": "string", "description": "Name of the Gateway."}},
+            }
+        },
+    )
+    hostnames: list[Annotated[str, Field(max_length=253)]] = Field(
+        default_factory=list, max_length=16, description="gatewayAPI: the HTTPRoute's hostnames."
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                _cel(
+                    "self.mode != 'gatewayAPI' || (has(self.parentRefs) && size(self.parentRefs) > 0)",
+                    "mode gatewayAPI needs at least one parentRef",
+                    ".parentRefs",
+                )
+            ]
+        }
+    )
+
+    @model_validator(mode="after")
+    def _gateway_needs_parent(self) -> TrafficSpec:
+        if self.mode == "gatewayAPI" and not self.parent_refs:
+            raise ValueError("mode gatewayAPI needs at least one parentRef")
+        return self
+
+
+class RolloutSpec(ApiModel):
+    """``spec.rollout``: how a new revision goes out. Without steps it replaces the stable track at once."""
+
+    steps: list[RolloutStep] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Canary steps, in order. After the last one the canary is promoted.",
+    )
+    analysis: AnalysisSpec | None = Field(default=None, description="Metric checks while steps run.")
+    progress_deadline_seconds: int = Field(
+        default=600,
+        ge=1,
+        le=86400,
+        description="Seconds a step may wait for its canary pods to become Ready before rolling back. Default 600.",
+    )
+    rollback_window: int = Field(
+        default=3,
+        ge=0,
+        le=10,
+        description="Going back to one of the last N promoted revisions skips the steps. Default 3.",
+    )
+    traffic: TrafficSpec = Field(default_factory=TrafficSpec, description="How traffic is split.")
+    paused: bool = Field(default=False, description="Hold the rollout where it is. Default false.")
+
+
 class ModelDeploymentSpec(ApiModel):
     """``spec`` of a ModelDeployment: one model, served by one runtime, scaled by replicas or an HPA."""
 
@@ -262,6 +427,9 @@ class ModelDeploymentSpec(ApiModel):
         default=None, description="Scale with a HorizontalPodAutoscaler instead of a fixed replicas."
     )
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec, description="Metrics scraping.")
+    rollout: RolloutSpec = Field(
+        default_factory=RolloutSpec, description="Canary steps, analysis and traffic."
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -305,3 +473,26 @@ def parse_spec(raw: dict[str, Any]) -> ModelDeploymentSpec:
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         raise SpecError(_error_path(tuple(first["loc"])), first["msg"]) from exc
+
+
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a duration such as ``90s``, ``1m30s``, ``250ms``, ``2h``; raises ValueError otherwise."""
+    if not re.fullmatch(DURATION_PATTERN, text):
+        raise ValueError(f"not a duration: {text!r}")
+    return sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(text))
+
+
+class PodSource(ApiModel):
+    """The parts of the spec that shape a track's pods: a revision is a hash of what they render to."""
+
+    model: ModelSource = Field(description="spec.model of that revision.")
+    runtime: RuntimeSpec = Field(default_factory=RuntimeSpec, description="spec.runtime of that revision.")
+
+    @classmethod
+    def of(cls, spec: ModelDeploymentSpec) -> PodSource:
+        """The pod source of a spec."""
+        return cls(model=spec.model, runtime=spec.runtime)

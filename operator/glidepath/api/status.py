@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field
 
 from glidepath.api.base import ApiModel
+from glidepath.api.spec import PodSource
 
 ConditionStatus = Literal["True", "False", "Unknown"]
 
@@ -54,13 +55,77 @@ class Condition(ApiModel):
 
 
 class TrackStatus(ApiModel):
-    """What runs on one track (``status.stable``)."""
+    """What runs on the stable track (``status.stable``)."""
 
     revision: str = Field(description="Hash of the rendered pod template this track runs.")
     version: str = Field(description="spec.model.version of that revision.")
     uri: str = Field(description="spec.model.uri of that revision.")
     replicas: int = Field(default=0, ge=0, description="Pods the track's Deployment has.")
     ready_replicas: int = Field(default=0, ge=0, description="Of those, pods that are Ready.")
+    source: PodSource | None = Field(
+        default=None,
+        description="The model and runtime of this revision, to render the track while a canary runs.",
+    )
+
+
+MetricPhase = Literal["Successful", "Failed", "Inconclusive"]
+
+
+class MetricResult(ApiModel):
+    """The outcome of one analysis metric at one check."""
+
+    name: str = Field(description="The metric's name in spec.rollout.analysis.metrics.")
+    phase: MetricPhase = Field(description="Successful, Failed, or Inconclusive (no data).")
+    value: float | None = Field(
+        default=None, description="The figure the query returned; absent when no data."
+    )
+    message: str = Field(default="", description="The figure against its thresholds, or why there is none.")
+
+
+class CanaryStatus(ApiModel):
+    """The rollout in progress (``status.canary``): where it is and how it is doing."""
+
+    revision: str = Field(description="Revision the canary runs.")
+    version: str = Field(description="spec.model.version of that revision.")
+    uri: str = Field(description="spec.model.uri of that revision.")
+    step: int = Field(ge=0, description="Index of the current step in spec.rollout.steps (0-based).")
+    weight: int = Field(ge=0, le=100, description="Percent of traffic the current step asks for.")
+    effective_weight: int = Field(
+        default=0,
+        ge=0,
+        le=100,
+        description="Percent of ready serving pods (mode replicas) or route weight (gatewayAPI).",
+    )
+    step_started_at: datetime = Field(description="When the current step started.")
+    failed_checks: int = Field(default=0, ge=0, description="Failed analysis checks so far in this rollout.")
+    last_analysis_at: datetime | None = Field(default=None, description="When analysis last ran.")
+    analysis: list[MetricResult] = Field(default_factory=list, description="Figures of the last analysis.")
+    promoting: bool = Field(
+        default=False, description="All steps passed: the stable track is being replaced."
+    )
+    replicas: int = Field(default=0, ge=0, description="Pods the canary Deployment has.")
+    ready_replicas: int = Field(default=0, ge=0, description="Of those, pods that are Ready.")
+    message: str = Field(default="", description="What the rollout waits for.")
+    source: PodSource = Field(description="The model and runtime of the canary revision.")
+
+
+class HistoryEntry(ApiModel):
+    """A promoted revision (``status.history``, newest last, at most 10)."""
+
+    revision: str = Field(description="The promoted revision.")
+    version: str = Field(description="Its spec.model.version.")
+    uri: str = Field(description="Its spec.model.uri.")
+    promoted_at: datetime = Field(description="When it became stable.")
+    source: PodSource = Field(description="Its model and runtime, for `glidepath undo`.")
+
+
+class FailedRevision(ApiModel):
+    """The revision that was rolled back; not retried until the spec changes or a retry is asked for."""
+
+    revision: str = Field(description="The rolled-back revision.")
+    reason: str = Field(description="ProgressDeadlineExceeded, AnalysisFailed or Aborted.")
+    message: str = Field(default="", description="The failing figure or what timed out.")
+    at: datetime = Field(description="When it was rolled back.")
 
 
 class ModelDeploymentStatus(ApiModel):
@@ -78,6 +143,13 @@ class ModelDeploymentStatus(ApiModel):
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
     stable: TrackStatus | None = Field(default=None, description="The stable track.")
+    canary: CanaryStatus | None = Field(default=None, description="The rollout in progress, if any.")
+    failed: FailedRevision | None = Field(default=None, description="The last rolled-back revision.")
+    history: list[HistoryEntry] = Field(default_factory=list, description="Promoted revisions, newest last.")
+    handled_requests: dict[str, str] = Field(
+        default_factory=dict,
+        description="Ids of the promote/abort/retry requests (annotations) already acted on.",
+    )
     url: str | None = Field(default=None, description="In-cluster URL of the model's Service.")
 
     def condition(self, type_: str) -> Condition | None:

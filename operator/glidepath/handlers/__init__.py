@@ -1,14 +1,18 @@
 """Thin kopf glue: start-up settings, then every trigger calls Reconciler.reconcile.
 
-Triggers (level-based, as kopf's docs recommend): every watch event of a ModelDeployment, a resync
-timer per ModelDeployment, and every watch event of a Deployment the operator manages (so status
-follows pod readiness). Handlers return None: kopf would otherwise store return values in status.
+Triggers (level-based, as kopf's docs recommend): every watch event of a ModelDeployment, every watch
+event of a Deployment the operator manages (so status follows pod readiness), and a requeuer that
+reconciles a ModelDeployment whenever its last reconcile asked to be run again (a pause ends, an
+analysis is due) or the resync interval passed. Handlers return None: kopf would otherwise store
+return values in status.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import kopf
@@ -20,16 +24,63 @@ from glidepath.reconcile import Reconciler, Settings
 
 log = logging.getLogger(__name__)
 
-RESYNC_SECONDS = float(os.environ.get("GLIDEPATH_RESYNC_SECONDS", "30"))
+TICK_SECONDS = 0.5
+"""How often the requeuer looks for ModelDeployments whose reconcile is due."""
 
 
 def settings_from_env() -> Settings:
-    """Operator settings from the environment: GLIDEPATH_RUNTIME_IMAGE, GLIDEPATH_CLUSTER_DOMAIN."""
+    """Operator settings from the environment: GLIDEPATH_RUNTIME_IMAGE, GLIDEPATH_CLUSTER_DOMAIN,
+    GLIDEPATH_PROMETHEUS_URL, GLIDEPATH_RESYNC_SECONDS."""
     defaults = Settings()
     return Settings(
         runtime_image=os.environ.get("GLIDEPATH_RUNTIME_IMAGE", defaults.runtime_image),
         cluster_domain=os.environ.get("GLIDEPATH_CLUSTER_DOMAIN", defaults.cluster_domain),
+        prometheus_url=os.environ.get("GLIDEPATH_PROMETHEUS_URL") or None,
+        resync_seconds=float(os.environ.get("GLIDEPATH_RESYNC_SECONDS", defaults.resync_seconds)),
     )
+
+
+class Requeuer:
+    """Reconciles every known ModelDeployment whose requeue time has come (a step's pause ends, an
+    analysis is due, the resync interval passed), from one background thread and a small pool.
+
+    A kopf timer or daemon would do the same but makes kopf put a finalizer on every
+    ModelDeployment, which blocks deleting one while the operator is down; this does not.
+    """
+
+    def __init__(self, reconciler: Reconciler, workers: int = 4) -> None:
+        self.reconciler = reconciler
+        self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="glidepath-requeue")
+        self._running: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._loop, name="glidepath-requeuer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(TICK_SECONDS):
+            for key in self.reconciler.due_keys():
+                with self._lock:
+                    if key in self._running:
+                        continue
+                    self._running.add(key)
+                self._pool.submit(self._run, key)
+
+    def _run(self, key: tuple[str, str]) -> None:
+        try:
+            self.reconciler.reconcile(*key)
+        except Exception:  # logged; the next due time retries
+            log.exception("reconcile of %s/%s failed", *key)
+        finally:
+            with self._lock:
+                self._running.discard(key)
 
 
 @kopf.on.startup()
@@ -46,12 +97,18 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     port = os.environ.get("GLIDEPATH_METRICS_PORT")
     if port:
         recorder.serve(int(port), addr=os.environ.get("GLIDEPATH_METRICS_ADDR", "0.0.0.0"))
-    memo["reconciler"] = Reconciler(connect(os.environ.get("KUBECONFIG")), settings_from_env(), recorder)
+    reconciler = Reconciler(connect(os.environ.get("KUBECONFIG")), settings_from_env(), recorder)
+    memo["reconciler"] = reconciler
+    memo["requeuer"] = requeuer = Requeuer(reconciler)
+    requeuer.start()
 
 
 @kopf.on.cleanup()
 def close(memo: kopf.Memo, **_: Any) -> None:
     """Release the API client's connections."""
+    requeuer: Requeuer | None = memo.get("requeuer")
+    if requeuer is not None:
+        requeuer.stop()
     reconciler: Reconciler | None = memo.get("reconciler")
     if reconciler is not None:
         reconciler.kube.close()
@@ -70,15 +127,9 @@ def on_model_deployment(
 ) -> None:
     """Any change of a ModelDeployment (and the initial listing at start-up): reconcile it."""
     if type == "DELETED":
+        if namespace is not None and name is not None:
+            memo["reconciler"].forget(namespace, name)
         return
-    _reconcile(memo, namespace, name)
-
-
-@kopf.timer(
-    naming.GROUP, naming.VERSION, naming.PLURAL, interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS
-)
-def resync(namespace: str | None, name: str | None, memo: kopf.Memo, **_: Any) -> None:
-    """Periodic resync: repairs drift of children and retries failed applies."""
     _reconcile(memo, namespace, name)
 
 

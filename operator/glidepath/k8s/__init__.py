@@ -10,13 +10,26 @@ from glidepath.k8s.children import (
     record_event,
     write_status,
 )
-from glidepath.k8s.client import SERVICE_MONITOR, Kube, KubeError, connect
+from glidepath.k8s.client import (
+    CHILD_TYPES,
+    HTTP_ROUTE,
+    MODEL_DEPLOYMENT,
+    SERVICE_MONITOR,
+    Kube,
+    KubeError,
+    ResourceType,
+    connect,
+)
 
 __all__ = [
+    "CHILD_TYPES",
+    "HTTP_ROUTE",
+    "MODEL_DEPLOYMENT",
     "SERVICE_MONITOR",
     "ChildKey",
     "Kube",
     "KubeError",
+    "ResourceType",
     "apply_all",
     "child_key",
     "connect",

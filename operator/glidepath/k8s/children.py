@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from glidepath import naming
-from glidepath.k8s.client import CHILD_TYPES, DEPLOYMENT, EVENT, MODEL_DEPLOYMENT, SERVICE_MONITOR, Kube, Obj
+from glidepath.k8s.client import DEPLOYMENT, EVENT, MODEL_DEPLOYMENT, Kube, Obj, ResourceType
 from glidepath.rollout import Observation, TrackObservation
 
 log = logging.getLogger(__name__)
@@ -31,18 +32,22 @@ def apply_all(kube: Kube, manifests: list[Obj]) -> list[Obj]:
 
 
 def prune(
-    kube: Kube, namespace: str, owner_name: str, owner_uid: str, keep: set[ChildKey], service_monitors: bool
+    kube: Kube,
+    namespace: str,
+    owner_name: str,
+    owner_uid: str,
+    keep: set[ChildKey],
+    kinds: Iterable[ResourceType],
 ) -> list[ChildKey]:
-    """Delete children of this owner that are not in ``keep``; return what was deleted.
+    """Delete children of this owner, of the given ``kinds``, that are not in ``keep``; return what was
+    deleted. ``kinds`` must all be served (leave out a kind whose CRD is not installed).
 
     A child is ours when it has the instance labels and an ownerReference to ``owner_uid``; objects
     that merely share the labels are never touched.
     """
     selector = naming.label_selector(naming.instance_labels(owner_name))
     deleted: list[ChildKey] = []
-    for rtype in CHILD_TYPES:
-        if rtype is SERVICE_MONITOR and not service_monitors:
-            continue
+    for rtype in kinds:
         for obj in kube.list(rtype, namespace, selector):
             meta = obj["metadata"]
             owned = any(ref.get("uid") == owner_uid for ref in meta.get("ownerReferences") or [])
@@ -55,8 +60,11 @@ def prune(
 
 def observe(kube: Kube, namespace: str, owner_name: str) -> Observation:
     """Read the tracks' Deployments into an Observation."""
-    stable = kube.get(DEPLOYMENT, namespace, naming.deployment_name(owner_name, "stable"))
-    return Observation(stable=TrackObservation.from_deployment(stable) if stable is not None else None)
+    tracks: dict[str, TrackObservation | None] = {}
+    for track in naming.TRACKS:
+        live = kube.get(DEPLOYMENT, namespace, naming.deployment_name(owner_name, track))
+        tracks[track] = TrackObservation.from_deployment(live) if live is not None else None
+    return Observation(stable=tracks["stable"], canary=tracks["canary"])
 
 
 def write_status(kube: Kube, namespace: str, name: str, status: dict[str, Any]) -> Obj:

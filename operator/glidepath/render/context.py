@@ -40,12 +40,14 @@ class RenderConfig:
     runtime_image: image of the ONNX Runtime server and the model fetcher, unless spec overrides it.
     cluster_domain: DNS suffix for ``status.url``.
     service_monitor_supported: whether the monitoring.coreos.com/v1 ServiceMonitor CRD is installed.
+    http_route_supported: whether the gateway.networking.k8s.io/v1 HTTPRoute CRD is installed.
     default_requests / default_limits: runtime container resources when the spec sets none.
     """
 
     runtime_image: str = DEFAULT_RUNTIME_IMAGE
     cluster_domain: str = "cluster.local"
     service_monitor_supported: bool = False
+    http_route_supported: bool = False
     default_requests: dict[str, str] = field(default_factory=lambda: {"cpu": "250m", "memory": "256Mi"})
     default_limits: dict[str, str] = field(default_factory=lambda: {"memory": "1Gi"})
 

@@ -7,7 +7,8 @@ import json
 from typing import Any
 
 from glidepath import naming
-from glidepath.api import ModelDeploymentSpec
+from glidepath.api import PodSource
+from glidepath.plan import TrackPlan
 from glidepath.render.context import Manifest, Owner, RenderConfig, object_meta
 
 
@@ -25,8 +26,8 @@ def restricted_security_context() -> dict[str, Any]:
 RUNTIME_UID = 65532
 
 
-def _runtime_resources(spec: ModelDeploymentSpec, config: RenderConfig) -> dict[str, Any]:
-    res = spec.runtime.resources
+def _runtime_resources(source: PodSource, config: RenderConfig) -> dict[str, Any]:
+    res = source.runtime.resources
     if res is None or (res.requests is None and res.limits is None):
         return {"requests": dict(config.default_requests), "limits": dict(config.default_limits)}
     out: dict[str, Any] = {}
@@ -37,15 +38,15 @@ def _runtime_resources(spec: ModelDeploymentSpec, config: RenderConfig) -> dict[
     return out
 
 
-def fetch_command(spec: ModelDeploymentSpec) -> list[str]:
+def fetch_command(source: PodSource) -> list[str]:
     """argv of the fetcher init container: ``glidepath-runtime fetch URI /mnt/models [--sha256 HEX]``."""
-    argv = ["glidepath-runtime", "fetch", spec.model.uri, naming.MODEL_DIR]
-    if spec.model.sha256 is not None:
-        argv += ["--sha256", spec.model.sha256]
+    argv = ["glidepath-runtime", "fetch", source.model.uri, naming.MODEL_DIR]
+    if source.model.sha256 is not None:
+        argv += ["--sha256", source.model.sha256]
     return argv
 
 
-def serve_command(name: str, spec: ModelDeploymentSpec) -> list[str]:
+def serve_command(name: str, source: PodSource) -> list[str]:
     """argv of the runtime container (``glidepath-runtime serve``); the model is named after the ModelDeployment."""
     return [
         "glidepath-runtime",
@@ -55,7 +56,7 @@ def serve_command(name: str, spec: ModelDeploymentSpec) -> list[str]:
         "--model-dir",
         naming.MODEL_DIR,
         "--model-version",
-        spec.model.version,
+        source.model.version,
         "--http-port",
         str(naming.HTTP_PORT),
     ]
@@ -70,16 +71,16 @@ def _http_probe(path: str, period: int, failures: int) -> dict[str, Any]:
     }
 
 
-def render_pod_spec(owner: Owner, spec: ModelDeploymentSpec, config: RenderConfig) -> dict[str, Any]:
+def render_pod_spec(owner: Owner, source: PodSource, config: RenderConfig) -> dict[str, Any]:
     """The pod spec: a fetcher init container and the runtime, at the restricted Pod Security level."""
-    image = spec.runtime.image or config.runtime_image
+    image = source.runtime.image or config.runtime_image
     model_mount = {"name": naming.MODEL_VOLUME, "mountPath": naming.MODEL_DIR}
     tmp_mount = {"name": naming.TMP_VOLUME, "mountPath": "/tmp"}
     fetch = {
         "name": naming.FETCH_CONTAINER,
         "image": image,
         "imagePullPolicy": "IfNotPresent",
-        "command": fetch_command(spec),
+        "command": fetch_command(source),
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}},
         "securityContext": restricted_security_context(),
         "terminationMessagePolicy": "FallbackToLogsOnError",
@@ -89,9 +90,9 @@ def render_pod_spec(owner: Owner, spec: ModelDeploymentSpec, config: RenderConfi
         "name": naming.RUNTIME_CONTAINER,
         "image": image,
         "imagePullPolicy": "IfNotPresent",
-        "command": serve_command(owner.name, spec),
+        "command": serve_command(owner.name, source),
         "ports": [{"name": naming.HTTP_PORT_NAME, "containerPort": naming.HTTP_PORT, "protocol": "TCP"}],
-        "resources": _runtime_resources(spec, config),
+        "resources": _runtime_resources(source, config),
         "startupProbe": _http_probe("/v2/health/live", period=2, failures=90),
         "livenessProbe": _http_probe("/v2/health/live", period=10, failures=3),
         "readinessProbe": _http_probe(f"/v2/models/{owner.name}/ready", period=5, failures=2),
@@ -99,8 +100,8 @@ def render_pod_spec(owner: Owner, spec: ModelDeploymentSpec, config: RenderConfi
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "volumeMounts": [{**model_mount, "readOnly": True}, dict(tmp_mount)],
     }
-    if spec.runtime.env:
-        runtime["env"] = [e.to_wire() for e in spec.runtime.env]
+    if source.runtime.env:
+        runtime["env"] = [e.to_wire() for e in source.runtime.env]
     return {
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
@@ -121,6 +122,11 @@ def render_pod_spec(owner: Owner, spec: ModelDeploymentSpec, config: RenderConfi
     }
 
 
+def revision_for(owner: Owner, source: PodSource, config: RenderConfig) -> str:
+    """Revision of the pod template a source renders to (see :func:`revision_of`)."""
+    return revision_of(render_pod_spec(owner, source, config), source.model.version)
+
+
 def revision_of(pod_spec: dict[str, Any], model_version: str) -> str:
     """Revision of a pod spec: the first 10 hex digits of the SHA-256 of its canonical JSON.
 
@@ -131,30 +137,25 @@ def revision_of(pod_spec: dict[str, Any], model_version: str) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:10]
 
 
-def render_deployment(
-    owner: Owner,
-    track: naming.Track,
-    pod_spec: dict[str, Any],
-    revision: str,
-    model_version: str,
-    replicas: int | None,
-) -> Manifest:
-    """The Deployment of one track.
+def render_deployment(owner: Owner, track: naming.Track, plan: TrackPlan, config: RenderConfig) -> Manifest:
+    """The Deployment of one track, running ``plan.source`` at ``plan.replicas``.
 
-    replicas: pods to run, or None when an HPA scales this Deployment (then ``spec.replicas`` is
-    omitted so the HPA alone owns that field under server-side apply).
-    Rolling updates never take a ready pod away before its replacement is ready (maxUnavailable 0).
+    ``plan.replicas`` None (an HPA scales this Deployment) omits ``spec.replicas``, so the HPA alone
+    owns that field under server-side apply. Rolling updates never take a ready pod away before its
+    replacement is ready (maxUnavailable 0).
     """
-    pod_labels = {**naming.child_labels(owner.name, track), naming.LABEL_REVISION: revision}
-    annotations = {naming.ANNOTATION_REVISION: revision, naming.ANNOTATION_MODEL_VERSION: model_version}
+    pod_spec = render_pod_spec(owner, plan.source, config)
+    version = plan.source.model.version
+    pod_labels = {**naming.child_labels(owner.name, track), naming.LABEL_REVISION: plan.revision}
+    annotations = {naming.ANNOTATION_REVISION: plan.revision, naming.ANNOTATION_MODEL_VERSION: version}
     deployment_spec: dict[str, Any] = {
         "revisionHistoryLimit": 3,
         "selector": {"matchLabels": naming.selector_labels(owner.name, track)},
         "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "25%"}},
         "template": {"metadata": {"labels": pod_labels, "annotations": dict(annotations)}, "spec": pod_spec},
     }
-    if replicas is not None:
-        deployment_spec = {"replicas": replicas, **deployment_spec}
+    if plan.replicas is not None:
+        deployment_spec = {"replicas": plan.replicas, **deployment_spec}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",

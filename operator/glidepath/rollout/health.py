@@ -1,4 +1,4 @@
-"""PURE: from spec, observation and outcome of the apply to the ModelDeployment's status.
+"""PURE: from observation, decision and the apply's outcome to the ModelDeployment's status.
 
 A pure mapping from facts to phase and conditions (as Flagger's), with the clock passed in.
 """
@@ -8,30 +8,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from glidepath.api import (
-    ConditionType,
-    ModelDeploymentSpec,
-    ModelDeploymentStatus,
-    Phase,
-    TrackStatus,
-    set_condition,
-)
+from glidepath.api import ConditionType, ModelDeploymentStatus, Phase, TrackStatus, set_condition
+from glidepath.rollout.decide import Decision
 from glidepath.rollout.observation import Observation
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What happened in this reconcile besides the observation.
+    """What happened in this reconcile besides the rollout decision.
 
-    revision: the desired pod-template revision (from render).
     url: in-cluster URL of the Service.
     error: why the reconcile could not apply the desired state ("spec.x: ..." or the API server's
         refusal); None when it applied.
-    error_reason: CamelCase reason for ``error`` (InvalidSpec, ApplyFailed).
+    error_reason: CamelCase reason for ``error`` (InvalidSpec, ApplyFailed, HTTPRouteCRDMissing).
     service_monitor: "applied", "skipped" (CRD absent) or "disabled".
     """
 
-    revision: str | None
     url: str | None
     error: str | None = None
     error_reason: str = "ApplyFailed"
@@ -39,15 +31,17 @@ class Outcome:
 
 
 def compute_status(
-    spec: ModelDeploymentSpec | None,
     generation: int,
     observation: Observation,
+    decision: Decision | None,
     outcome: Outcome,
     previous: ModelDeploymentStatus,
     now: datetime,
 ) -> ModelDeploymentStatus:
     """The new status: observedGeneration, phase, conditions (Ready, Progressing, Degraded,
-    ServiceMonitor), the stable track and the URL. lastTransitionTime moves only on a status change.
+    ServiceMonitor), stable and canary tracks, rollout bookkeeping, URL. ``decision`` is None when
+    the spec could not be parsed (the rollout fields are then kept as they were).
+    lastTransitionTime moves only on a status change, so an unchanged world gives an equal status.
     """
     conds = list(previous.conditions)
 
@@ -55,21 +49,37 @@ def compute_status(
         nonlocal conds
         conds = set_condition(conds, type_, "True" if status else "False", reason, message, now, generation)
 
-    stable = observation.stable
+    live = observation.stable
     stable_status = previous.stable
-    if stable is not None and spec is not None and stable.revision is not None:
+    canary_status = previous.canary
+    if decision is not None:
+        plan = decision.plan.stable
         stable_status = TrackStatus(
-            revision=stable.revision,
-            version=spec.model.version if stable.revision == outcome.revision else _keep(previous, "version"),
-            uri=spec.model.uri if stable.revision == outcome.revision else _keep(previous, "uri"),
-            replicas=stable.replicas,
-            ready_replicas=stable.ready,
+            revision=plan.revision,
+            version=plan.source.model.version,
+            uri=plan.source.model.uri,
+            replicas=live.replicas if live is not None else 0,
+            ready_replicas=live.ready if live is not None else 0,
+            source=plan.source,
         )
+        canary_status = decision.canary
+        live_canary = observation.canary
+        if canary_status is not None and live_canary is not None:
+            canary_status = canary_status.model_copy(
+                update={"replicas": live_canary.replicas, "ready_replicas": live_canary.ready}
+            )
+    rolled_out = (
+        live is not None
+        and stable_status is not None
+        and live.revision == stable_status.revision
+        and live.rolled_out
+    )
 
-    current = stable is not None and stable.revision == outcome.revision and stable.rolled_out
     if outcome.error is not None:
         put(ConditionType.DEGRADED, True, outcome.error_reason, outcome.error)
-    elif stable is not None and stable.deadline_exceeded:
+    elif decision is not None and decision.degraded is not None:
+        put(ConditionType.DEGRADED, True, *decision.degraded)
+    elif live is not None and live.deadline_exceeded:
         put(
             ConditionType.DEGRADED,
             True,
@@ -79,17 +89,35 @@ def compute_status(
     else:
         put(ConditionType.DEGRADED, False, "AsExpected", "")
 
-    if stable is None:
+    if live is None:
         put(ConditionType.READY, False, "Pending", "the stable Deployment does not exist yet")
-        put(ConditionType.PROGRESSING, True, "Creating", "creating the stable Deployment")
-    elif current:
-        put(ConditionType.READY, True, "Available", f"{stable.ready}/{stable.desired} pods ready")
-        put(ConditionType.PROGRESSING, False, "RolledOut", f"revision {outcome.revision} is rolled out")
+    elif live.available_all:
+        put(ConditionType.READY, True, "Available", f"{live.available}/{live.desired} stable pods available")
     else:
-        serving = stable.available > 0 and stable.desired > 0
-        msg = f"{stable.updated}/{stable.desired} pods updated, {stable.ready} ready"
-        put(ConditionType.READY, False, "ReplicasNotReady" if not serving else "RollingUpdate", msg)
-        put(ConditionType.PROGRESSING, True, "RollingUpdate", msg)
+        reason = "ReplicasNotReady" if live.available == 0 and live.desired > 0 else "PartiallyAvailable"
+        put(ConditionType.READY, False, reason, f"{live.available}/{live.desired} stable pods available")
+
+    phase_hint = decision.phase if decision is not None else None
+    if phase_hint == Phase.ROLLED_BACK:
+        put(ConditionType.PROGRESSING, False, "RolledBack", "the canary was rolled back; stable serves")
+    elif canary_status is not None:
+        put(
+            ConditionType.PROGRESSING,
+            True,
+            "Promoting" if canary_status.promoting else "Canary",
+            canary_status.message,
+        )
+    elif live is None:
+        put(ConditionType.PROGRESSING, True, "Creating", "creating the stable Deployment")
+    elif rolled_out:
+        put(ConditionType.PROGRESSING, False, "RolledOut", f"revision {stable_status.revision} is rolled out")  # type: ignore[union-attr]
+    else:
+        put(
+            ConditionType.PROGRESSING,
+            True,
+            "RollingUpdate",
+            f"{live.updated}/{live.desired} stable pods updated",
+        )
 
     if outcome.service_monitor == "applied":
         put(ConditionType.SERVICE_MONITOR, True, "Applied", "")
@@ -104,17 +132,22 @@ def compute_status(
         conds = [c for c in conds if c.type != ConditionType.SERVICE_MONITOR]
 
     degraded = next(c for c in conds if c.type == ConditionType.DEGRADED).status == "True"
-    phase = Phase.DEGRADED if degraded else Phase.HEALTHY if current else Phase.PROGRESSING
+    if phase_hint is not None:
+        phase = phase_hint
+    elif degraded:
+        phase = Phase.DEGRADED
+    elif canary_status is not None or not rolled_out:
+        phase = Phase.PROGRESSING
+    else:
+        phase = Phase.HEALTHY
     return ModelDeploymentStatus(
         observed_generation=generation,
         phase=phase,
         conditions=conds,
         stable=stable_status,
+        canary=canary_status,
+        failed=decision.failed if decision is not None else previous.failed,
+        history=decision.history if decision is not None else previous.history,
+        handled_requests=decision.handled_requests if decision is not None else previous.handled_requests,
         url=outcome.url,
     )
-
-
-def _keep(previous: ModelDeploymentStatus, field: str) -> str:
-    if previous.stable is None:
-        return ""
-    return str(getattr(previous.stable, field))

@@ -29,6 +29,11 @@ class TrackObservation:
     deadline_exceeded: bool
 
     @property
+    def available_all(self) -> bool:
+        """Every desired pod is available (of whichever revision): the track serves at full capacity."""
+        return self.synced and self.available >= self.desired
+
+    @property
     def rolled_out(self) -> bool:
         """Every desired pod runs the latest template and is available, and no old pod is left."""
         return (
@@ -64,6 +69,7 @@ class TrackObservation:
 
 @dataclass(frozen=True)
 class Observation:
-    """Everything reconcile observed before deciding. ``stable`` is None before the first apply."""
+    """The tracks' Deployments as reconcile found them; None where a Deployment does not exist."""
 
     stable: TrackObservation | None
+    canary: TrackObservation | None = None
