@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,20 +9,12 @@ import pytest
 from glidepath.k8s import Kube, connect
 from glidepath.reconcile import Reconciler, Settings
 
-from tests.support.cluster import LocalCluster, install_crd
+from tests.support.cluster import LocalCluster, install_crd, third_party_crd
 
-__all__ = ["install_crd"]
+__all__ = ["install_crd", "third_party_crd"]
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_FILE = REPO / "crds" / "serving.glidepath.io_modeldeployments.yaml"
-
-
-def third_party_crd(name: str, file: str) -> Path:
-    """Path of a third party's CRD file from its Go module (see hack/third-party-crds.sh)."""
-    out = subprocess.run(
-        ["bash", str(REPO / "hack" / "third-party-crds.sh"), name], capture_output=True, text=True, check=True
-    )
-    return Path(out.stdout.strip().splitlines()[-1]) / file
 
 
 @pytest.fixture(scope="session")

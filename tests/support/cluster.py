@@ -59,6 +59,7 @@ __all__ = [
     "find_bin_dir",
     "install_crd",
     "mark_never_ready",
+    "third_party_crd",
     "wait_for",
 ]
 
@@ -122,6 +123,17 @@ def install_crd(cluster: LocalCluster, path: Path) -> None:
         return got.returncode == 0 and got.stdout.strip() == "True"
 
     wait_for(established, timeout=60, interval=0.2, what=f"CRD {path.name} Established")
+
+
+def third_party_crd(name: str, file: str) -> Path:
+    """Path of a third party's CRD file from its Go module download (see hack/third-party-crds.sh)."""
+    out = subprocess.run(
+        ["bash", str(REPO_ROOT / "hack" / "third-party-crds.sh"), name],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return Path(out.stdout.strip().splitlines()[-1]) / file
 
 
 def mark_never_ready(pod_template: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from glidepath.k8s.client import (
     KubeError,
     ResourceType,
     connect,
+    current_namespace,
 )
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "apply_all",
     "child_key",
     "connect",
+    "current_namespace",
     "get_model_deployment",
     "observe",
     "prune",

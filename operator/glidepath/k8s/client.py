@@ -211,3 +211,20 @@ def connect(kubeconfig: str | None = None, context: str | None = None) -> Kube:
                 context=context, client_configuration=configuration, persist_config=False
             )
     return Kube(kubernetes.client.ApiClient(configuration))
+
+
+def current_namespace(kubeconfig: str | None = None, context: str | None = None) -> str:
+    """The namespace of the kubeconfig's current context (or the pod's own), else ``default``."""
+    try:
+        _, active = kubernetes.config.list_kube_config_contexts(config_file=kubeconfig)
+        if context is not None:
+            contexts, _ = kubernetes.config.list_kube_config_contexts(config_file=kubeconfig)
+            active = next((c for c in contexts if c["name"] == context), active)
+        return str((active.get("context") or {}).get("namespace") or "default")
+    except (kubernetes.config.ConfigException, OSError):
+        path = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+        try:
+            with open(path) as f:
+                return f.read().strip() or "default"
+        except OSError:
+            return "default"
