@@ -53,6 +53,8 @@ COMPONENT: Final = "model-server"
 # The runtime's contract (runtime-images/onnxruntime): port, paths, volumes.
 HTTP_PORT: Final = 8080
 HTTP_PORT_NAME: Final = "http"
+GRPC_PORT: Final = 9000
+GRPC_PORT_NAME: Final = "grpc"
 MODEL_DIR: Final = "/mnt/models"
 MODEL_VOLUME: Final = "model"
 TMP_VOLUME: Final = "tmp"

@@ -286,7 +286,13 @@ class Reconciler:
             why = "no Prometheus address: set spec.rollout.analysis.prometheus.address or GLIDEPATH_PROMETHEUS_URL"
             return [judge(m, None, why) for m in analysis.metrics]
         prom = self._prometheus.setdefault(address, Prometheus(address))
-        ctx = QueryContext(name=name, namespace=namespace, track="canary", interval=analysis.interval)
+        ctx = QueryContext(
+            name=name,
+            namespace=namespace,
+            track="canary",
+            interval=analysis.interval,
+            runtime=spec.runtime.name,
+        )
         results = []
         for metric in analysis.metrics:
             try:

@@ -50,6 +50,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 __all__ = [
     "ALL_COMPONENTS",
     "CONTEXT",
+    "HANDS_OFF_ANNOTATION",
     "NEVER_READY_ANNOTATION",
     "NEVER_READY_ENV",
     "NODE_CAPACITY",
@@ -80,6 +81,8 @@ SA_ISSUER: Final = "https://kubernetes.default.svc.cluster.local"
 KWOK_NODE_ANNOTATION: Final = "kwok.x-k8s.io/node"
 NEVER_READY_ANNOTATION: Final = "glidepath.test/kwok-never-ready"
 NEVER_READY_ENV: Final = "GLIDEPATH_KWOK_NEVER_READY"
+HANDS_OFF_ANNOTATION: Final = "glidepath.test/kwok-hands-off"
+"""kwok leaves the status of a pod with this annotation ("true") to the test, which plays the kubelet."""
 NODE_CAPACITY: Final = {"cpu": "32", "memory": "256Gi", "pods": "110"}
 """Capacity (= allocatable) of each fake node; a pod requesting more stays Pending."""
 

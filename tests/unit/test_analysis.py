@@ -65,3 +65,13 @@ def test_judge(low: float | None, high: float | None, value: float | None, phase
 def test_query_errors_are_inconclusive() -> None:
     result = judge(AnalysisMetric(name="error-rate", max=0.01), None, "prometheus unreachable")
     assert (result.phase, result.message) == ("Inconclusive", "prometheus unreachable")
+
+
+def test_tfserving_queries_read_its_own_metrics() -> None:
+    ctx = QueryContext(name="fraud", namespace="ml", track="canary", interval="1m", runtime="tfserving")
+    errors = render_query(AnalysisMetric(name="error-rate", max=0.01), ctx)
+    assert ':tensorflow:serving:request_count{namespace="ml", model_name="fraud"' in errors
+    assert 'status!="OK"' in errors
+    latency = render_query(AnalysisMetric(name="latency-p99", max=0.25), ctx)
+    assert ":tensorflow:serving:request_latency_bucket" in latency
+    assert latency.endswith("/ 1e6")  # microseconds to seconds

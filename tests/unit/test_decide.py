@@ -20,6 +20,7 @@ from glidepath.api import (
 from glidepath.plan import Revision, TrackPlan
 from glidepath.rollout import (
     Decision,
+    ModelFetch,
     Observation,
     Outcome,
     Requests,
@@ -414,3 +415,20 @@ def test_effective_weight() -> None:
     assert effective_weight("replicas", 0, 0, 0) == 0
     assert effective_weight("gatewayAPI", 4, 1, 30) == 30
     assert effective_weight("gatewayAPI", 4, 0, 30) == 0
+
+
+def test_a_canary_whose_model_fails_its_checksum_is_rolled_back_at_once() -> None:
+    sim = deployed()
+    v2 = spec("2")
+    sim.tick(v2)
+    sim.canary_ready = False
+    sim.tick(v2, after=1)
+    mismatch = ModelFetch(
+        "ChecksumMismatch", "ChecksumMismatch: sha256 mismatch for s3://m/2: expected 00, got ab"
+    )
+    sim.obs = Observation(stable=sim.obs.stable, canary=sim.obs.canary, canary_fetch=mismatch)
+    sim.tick(v2, after=1)
+    assert sim.phase() == Phase.ROLLED_BACK
+    assert sim.status.failed is not None
+    assert sim.status.failed.reason == "ModelFetchFailed"
+    assert "expected 00, got ab" in sim.status.failed.message

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from glidepath.api import ModelDeploymentStatus, Phase, PodSource, parse_spec
 from glidepath.plan import Plan, TrackPlan
-from glidepath.rollout import Decision, Observation, Outcome, TrackObservation, compute_status
+from glidepath.rollout import Decision, ModelFetch, Observation, Outcome, TrackObservation, compute_status
 
 T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 SPEC = parse_spec({"model": {"uri": "file:///m.onnx", "version": "7"}, "replicas": 2})
@@ -197,3 +198,84 @@ def test_invalid_spec_keeps_the_rollout_fields() -> None:
     assert conditions(status)["Degraded"] == ("True", "InvalidSpec")
     assert status.stable == previous.stable
     assert status.observed_generation == 2
+
+
+def pod(revision: str, state: dict[str, Any], last: dict[str, Any] | None = None) -> dict[str, Any]:
+    status = {"name": "fetch-model", "state": state, "lastState": {"terminated": last} if last else {}}
+    return {
+        "metadata": {"labels": {"serving.glidepath.io/revision": revision}},
+        "status": {"initContainerStatuses": [status]},
+    }
+
+
+DIGEST = "ab" * 32
+VERIFIED = {
+    "terminated": {
+        "exitCode": 0,
+        "message": f"Verified: sha256 {DIGEST} of s3://m/k (file, 9 bytes) -> /mnt/models/k",
+    }
+}
+MISMATCH = {
+    "exitCode": 4,
+    "message": f"ChecksumMismatch: sha256 mismatch for s3://m/k: expected {'0' * 64}, got {DIGEST}",
+}
+
+
+@pytest.mark.parametrize(
+    ("pods", "state", "digest"),
+    [
+        ([], None, None),
+        ([pod("r1", {"running": {}})], "Fetching", None),
+        ([pod("r1", VERIFIED)], "Verified", DIGEST),
+        ([pod("r1", {"terminated": {"exitCode": 0}})], "Fetched", None),  # e.g. kwok: no message
+        (
+            [pod("r1", VERIFIED), pod("r1", {"waiting": {"reason": "CrashLoopBackOff"}}, MISMATCH)],
+            "ChecksumMismatch",
+            None,
+        ),
+        (
+            [
+                pod(
+                    "r1",
+                    {"terminated": {"exitCode": 3, "message": "FetchFailed: cannot fetch s3://m/k: 403"}},
+                )
+            ],
+            "FetchFailed",
+            None,
+        ),
+        (
+            [
+                pod(
+                    "r1",
+                    {"terminated": {"exitCode": 6, "message": "InvalidModel: archive entry ../x escapes"}},
+                )
+            ],
+            "FetchFailed",
+            None,
+        ),
+        ([pod("r0", {"terminated": MISMATCH})], None, None),  # another revision's pod says nothing
+    ],
+)
+def test_model_fetch_from_pods(pods: list[dict[str, Any]], state: str | None, digest: str | None) -> None:
+    fetch = ModelFetch.from_pods(pods, "r1", "fetch-model")
+    assert (fetch.state if fetch else None) == state
+    assert (fetch.digest if fetch else None) == digest
+
+
+def test_model_ready_condition_and_digest() -> None:
+    verified = ModelFetch.from_pods([pod("abc", VERIFIED)], "abc", "fetch-model")
+    status = compute_status(
+        1, Observation(stable=track(), stable_fetch=verified), DECISION, OUTCOME, ModelDeploymentStatus(), T0
+    )
+    assert conditions(status)["ModelReady"] == ("True", "Verified")
+    assert status.stable is not None
+    assert status.stable.model_digest == DIGEST
+
+    failing = ModelFetch.from_pods([pod("abc", {"terminated": MISMATCH})], "abc", "fetch-model")
+    live = track(ready=0, available=0)
+    status = compute_status(1, Observation(stable=live, stable_fetch=failing), DECISION, OUTCOME, status, T0)
+    assert conditions(status)["ModelReady"] == ("False", "ChecksumMismatch")
+    assert conditions(status)["Ready"] == ("False", "ChecksumMismatch")
+    assert "expected 000" in next(c.message for c in status.conditions if c.type == "Ready")
+    assert status.stable is not None
+    assert status.stable.model_digest is None

@@ -19,6 +19,8 @@ SHA = "3f" * 32
 
 
 def _spec(**extra: Any) -> Any:
+    if "model" in extra:
+        return parse_spec(extra)
     return parse_spec(
         {
             "model": {"uri": "https://models.example/fraud/3/model.onnx", "version": "3", "sha256": SHA},
@@ -47,9 +49,21 @@ def _by_kind(manifests: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {m["kind"]: m for m in manifests}
 
 
+TF = {
+    "model": {
+        "uri": "s3://models/fraud/7/",
+        "version": "7",
+        "format": "tensorflow",
+        "secretRef": {"name": "s3-creds"},
+    },
+    "runtime": {"name": "tfserving", "resources": {"limits": {"cpu": "1500m", "memory": "2Gi"}}},
+}
+
+
 @pytest.mark.parametrize(
     ("name", "extra", "config"),
     [
+        ("tfserving", {**TF, "model": TF["model"]}, RenderConfig(service_monitor_supported=True)),
         ("fixed-replicas", {"replicas": 2}, RenderConfig(service_monitor_supported=True)),
         (
             "autoscaling-no-servicemonitor-crd",
@@ -217,7 +231,8 @@ def test_service_selects_every_track() -> None:
         naming.LABEL_MANAGED_BY: "glidepath",
     }
     assert service["spec"]["ports"] == [
-        {"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}
+        {"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"},
+        {"name": "grpc", "port": 9000, "targetPort": "grpc", "protocol": "TCP"},
     ]
 
 
@@ -270,3 +285,60 @@ def test_gateway_api_mode_weights_per_track_services() -> None:
     assert route["spec"]["rules"][0]["backendRefs"] == [{"name": "fraud-stable", "port": 8080, "weight": 100}]
     unsupported = render(OWNER, spec, Plan(_stable(spec, config)), RenderConfig())
     assert not any(m["kind"] == "HTTPRoute" for m in unsupported)
+
+
+def test_tfserving_pod_config_and_monitoring() -> None:
+    spec = parse_spec(TF)
+    manifests = _render(spec, RenderConfig(service_monitor_supported=True, tfserving_image="tfs:1"))
+    kinds = [m["kind"] for m in manifests]
+    assert kinds[:2] == ["ConfigMap", "Deployment"]
+    config_map = manifests[0]
+    assert config_map["metadata"]["name"] == "fraud-stable-tfserving"
+    assert set(config_map["data"]) == {"models.config", "monitoring.config"}
+    assert 'base_path: "/mnt/models"' in config_map["data"]["models.config"]
+    assert "versions: 7" in config_map["data"]["models.config"]
+    pod = manifests[1]["spec"]["template"]["spec"]
+    (fetch,) = pod["initContainers"]
+    (runtime,) = pod["containers"]
+    assert fetch["command"] == [
+        "glidepath-runtime",
+        "fetch",
+        "s3://models/fraud/7/",
+        "/mnt/models",
+        "--format",
+        "tensorflow",
+        "--version",
+        "7",
+    ]
+    assert fetch["envFrom"] == [{"secretRef": {"name": "s3-creds"}}]
+    assert "envFrom" not in runtime  # credentials reach the fetcher only
+    assert runtime["image"] == "tfs:1"
+    assert runtime["command"][0] == "tensorflow_model_server"
+    assert "--port=8500" in runtime["command"]
+    assert "--rest_api_port=8501" in runtime["command"]
+    assert "--tensorflow_intra_op_parallelism=2" in runtime["command"]  # ceil(1.5 cores)
+    assert {p["name"]: p["containerPort"] for p in runtime["ports"]} == {"http": 8501, "grpc": 8500}
+    assert runtime["readinessProbe"]["httpGet"] == {"path": "/v1/models/fraud", "port": "http"}
+    assert {"name": "tfserving-config", "configMap": {"name": "fraud-stable-tfserving"}} in pod["volumes"]
+    sm = next(m for m in manifests if m["kind"] == "ServiceMonitor")
+    assert sm["spec"]["endpoints"][0]["path"] == "/monitoring/prometheus/metrics"
+
+
+def test_pvc_model_is_mounted_read_only_on_the_fetcher_only() -> None:
+    spec = parse_spec({"model": {"uri": "pvc://model-store/fraud/model.onnx"}})
+    pod = _by_kind(_render(spec))["Deployment"]["spec"]["template"]["spec"]
+    assert {
+        "name": "model-pvc",
+        "persistentVolumeClaim": {"claimName": "model-store", "readOnly": True},
+    } in pod["volumes"]
+    assert {"name": "model-pvc", "mountPath": "/mnt/pvc/model-store", "readOnly": True} in pod[
+        "initContainers"
+    ][0]["volumeMounts"]
+    assert all(m["name"] != "model-pvc" for m in pod["containers"][0]["volumeMounts"])
+    assert pod["initContainers"][0]["command"][2] == "pvc://model-store/fraud/model.onnx"
+
+
+def test_tfserving_config_change_is_a_new_revision() -> None:
+    base = _revision(parse_spec(TF))
+    other = {**TF, "model": {**TF["model"], "version": "8"}}
+    assert _revision(parse_spec(other)) != base

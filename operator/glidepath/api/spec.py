@@ -16,7 +16,7 @@ from glidepath.api.base import ApiModel
 
 SHA256_RE = re.compile(r"^[a-f0-9]{64}$")
 DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
-URI_PATTERN = r"^(https?|file)://.+$"
+URI_PATTERN = r"^(https?|file|s3|gs|pvc)://.+$"
 ENV_NAME_PATTERN = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
 LABEL_KEY_PATTERN = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
 
@@ -45,13 +45,26 @@ class SpecError(ValueError):
         self.message = message
 
 
+class SecretReference(ApiModel):
+    """A Secret in the ModelDeployment's namespace."""
+
+    name: str = Field(
+        description="Name of the Secret.",
+        min_length=1,
+        max_length=253,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+    )
+
+
 class ModelSource(ApiModel):
-    """``spec.model``: where the model file is and how to check it."""
+    """``spec.model``: where the model is, what it is, and how to check it."""
 
     uri: str = Field(
         description=(
-            "Where the model is: http(s)://host/path/model.onnx or file:///path/model.onnx. "
-            "The fetcher init container downloads it into the pod before the runtime starts."
+            "Where the model is: https://host/path/model.onnx, s3://bucket/key, gs://bucket/key, "
+            "pvc://claim/path (mounted read-only), file:///path. A key or path ending in / is a directory "
+            "fetched recursively; .tar.gz, .tgz and .zip are unpacked. The fetcher init container puts it "
+            "into the pod before the runtime starts."
         ),
         min_length=1,
         max_length=2048,
@@ -80,7 +93,39 @@ class ModelSource(ApiModel):
             ]
         },
     )
-    format: Literal["onnx"] = Field(default="onnx", description="The model's format. Default onnx.")
+    format: Literal["onnx", "tensorflow"] = Field(
+        default="onnx",
+        description="onnx (runtime onnxruntime) or tensorflow, a SavedModel (runtime tfserving). Default onnx.",
+    )
+    secret_ref: SecretReference | None = Field(
+        default=None,
+        description=(
+            "Secret whose keys become the fetcher's environment (never the runtime's): for s3 "
+            "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL; for gs "
+            "GOOGLE_APPLICATION_CREDENTIALS_JSON, STORAGE_EMULATOR_HOST; for http(s) GLIDEPATH_HTTP_HEADERS "
+            "(a JSON object of headers)."
+        ),
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                _cel(
+                    "!has(self.format) || self.format != 'tensorflow' || self.version.matches('^[0-9]+$')",
+                    "a tensorflow model's version must be a number: TF Serving loads <base>/<version>/",
+                    ".version",
+                )
+            ]
+        }
+    )
+
+    @model_validator(mode="after")
+    def _numeric_tf_version(self) -> ModelSource:
+        if self.format == "tensorflow" and not self.version.isdigit():
+            raise ValueError(
+                "a tensorflow model's version must be a number: TF Serving loads <base>/<version>/"
+            )
+        return self
 
     @field_validator("sha256")
     @classmethod
@@ -143,10 +188,11 @@ class ResourceRequirements(ApiModel):
 class RuntimeSpec(ApiModel):
     """``spec.runtime``: the model server that runs the model."""
 
-    name: Literal["onnxruntime"] = Field(
+    name: Literal["onnxruntime", "tfserving"] = Field(
         default="onnxruntime",
-        description="Which runtime serves the model. onnxruntime: Glidepath's ONNX Runtime server "
-        "(Open Inference Protocol REST on port 8080). Default onnxruntime.",
+        description="Which runtime serves the model. onnxruntime: Glidepath's ONNX Runtime server (Open "
+        "Inference Protocol and TF Serving REST on port 8080), for format onnx. tfserving: TensorFlow "
+        "Serving (REST 8501, gRPC 8500), for format tensorflow. Default onnxruntime.",
     )
     image: str | None = Field(
         default=None,
@@ -435,14 +481,28 @@ class ModelDeploymentSpec(ApiModel):
         json_schema_extra={
             "x-kubernetes-validations": [
                 _cel(
+                    "(has(self.runtime) && has(self.runtime.name) && self.runtime.name == 'tfserving') == "
+                    "(has(self.model.format) && self.model.format == 'tensorflow')",
+                    "runtime.name tfserving serves model.format tensorflow, and onnxruntime serves onnx",
+                    ".runtime.name",
+                ),
+                _cel(
                     "!(has(self.replicas) && has(self.autoscaling))",
                     "replicas and autoscaling are mutually exclusive: with autoscaling the "
                     "HorizontalPodAutoscaler owns the replica count",
                     ".replicas",
-                )
+                ),
             ]
         }
     )
+
+    @model_validator(mode="after")
+    def _runtime_serves_format(self) -> ModelDeploymentSpec:
+        if (self.runtime.name == "tfserving") != (self.model.format == "tensorflow"):
+            raise ValueError(
+                "runtime.name tfserving serves model.format tensorflow, and onnxruntime serves onnx"
+            )
+        return self
 
     @model_validator(mode="after")
     def _replicas_xor_autoscaling(self) -> ModelDeploymentSpec:

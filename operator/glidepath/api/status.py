@@ -24,6 +24,9 @@ class ConditionType(StrEnum):
     DEGRADED = "Degraded"
     """Something the user must act on: an invalid spec, an apply the API server refused."""
     SERVICE_MONITOR = "ServiceMonitor"
+    MODEL_READY = "ModelReady"
+    """Whether the stable track's fetcher got the model: Fetching, FetchFailed, ChecksumMismatch,
+    Verified (sha256 checked) or Fetched (no sha256 to check)."""
     """Whether the ServiceMonitor was applied, or skipped because its CRD is not installed."""
 
 
@@ -62,6 +65,9 @@ class TrackStatus(ApiModel):
     uri: str = Field(description="spec.model.uri of that revision.")
     replicas: int = Field(default=0, ge=0, description="Pods the track's Deployment has.")
     ready_replicas: int = Field(default=0, ge=0, description="Of those, pods that are Ready.")
+    model_digest: str | None = Field(
+        default=None, description="sha256 of the model as the fetcher verified it in the track's pods."
+    )
     source: PodSource | None = Field(
         default=None,
         description="The model and runtime of this revision, to render the track while a canary runs.",

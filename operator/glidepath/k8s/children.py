@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from glidepath import naming
-from glidepath.k8s.client import DEPLOYMENT, EVENT, MODEL_DEPLOYMENT, Kube, Obj, ResourceType
-from glidepath.rollout import Observation, TrackObservation
+from glidepath.k8s.client import DEPLOYMENT, EVENT, MODEL_DEPLOYMENT, POD, Kube, Obj, ResourceType
+from glidepath.rollout import ModelFetch, Observation, TrackObservation
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +59,22 @@ def prune(
 
 
 def observe(kube: Kube, namespace: str, owner_name: str) -> Observation:
-    """Read the tracks' Deployments into an Observation."""
+    """Read the tracks' Deployments, and their pods' fetcher statuses, into an Observation."""
     tracks: dict[str, TrackObservation | None] = {}
+    fetches: dict[str, ModelFetch | None] = {}
     for track in naming.TRACKS:
         live = kube.get(DEPLOYMENT, namespace, naming.deployment_name(owner_name, track))
-        tracks[track] = TrackObservation.from_deployment(live) if live is not None else None
-    return Observation(stable=tracks["stable"], canary=tracks["canary"])
+        obs = tracks[track] = TrackObservation.from_deployment(live) if live is not None else None
+        fetches[track] = None
+        if obs is not None:
+            pods = kube.list(POD, namespace, naming.label_selector(naming.selector_labels(owner_name, track)))
+            fetches[track] = ModelFetch.from_pods(pods, obs.revision, naming.FETCH_CONTAINER)
+    return Observation(
+        stable=tracks["stable"],
+        canary=tracks["canary"],
+        stable_fetch=fetches["stable"],
+        canary_fetch=fetches["canary"],
+    )
 
 
 def write_status(kube: Kube, namespace: str, name: str, status: dict[str, Any]) -> Obj:

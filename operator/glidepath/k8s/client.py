@@ -69,6 +69,7 @@ class ResourceType:
 
 DEPLOYMENT = ResourceType("apps/v1", "Deployment", "deployments")
 SERVICE = ResourceType("v1", "Service", "services")
+CONFIG_MAP = ResourceType("v1", "ConfigMap", "configmaps")
 HPA = ResourceType("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers")
 SERVICE_MONITOR = ResourceType("monitoring.coreos.com/v1", "ServiceMonitor", "servicemonitors")
 HTTP_ROUTE = ResourceType("gateway.networking.k8s.io/v1", "HTTPRoute", "httproutes")
@@ -76,7 +77,7 @@ EVENT = ResourceType("v1", "Event", "events")
 POD = ResourceType("v1", "Pod", "pods")
 MODEL_DEPLOYMENT = ResourceType(naming.API_VERSION, naming.KIND, naming.PLURAL)
 
-CHILD_TYPES: tuple[ResourceType, ...] = (DEPLOYMENT, SERVICE, HTTP_ROUTE, HPA, SERVICE_MONITOR)
+CHILD_TYPES: tuple[ResourceType, ...] = (CONFIG_MAP, DEPLOYMENT, SERVICE, HTTP_ROUTE, HPA, SERVICE_MONITOR)
 """Every kind of child the operator creates, in apply order."""
 
 _BY_KIND = {(t.api_version, t.kind): t for t in (*CHILD_TYPES, EVENT, POD, MODEL_DEPLOYMENT)}

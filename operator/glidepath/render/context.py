@@ -11,6 +11,7 @@ Manifest = dict[str, Any]
 """One Kubernetes object as a JSON-ready dict (apiVersion, kind, metadata, spec)."""
 
 DEFAULT_RUNTIME_IMAGE = "ghcr.io/glidepath/runtime-onnxruntime:0.1.0"
+DEFAULT_TFSERVING_IMAGE = "ghcr.io/glidepath/runtime-tfserving:2.19.0"
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,9 @@ class Owner:
 class RenderConfig:
     """Operator-wide settings that shape the children (from the operator's flags or environment).
 
-    runtime_image: image of the ONNX Runtime server and the model fetcher, unless spec overrides it.
+    runtime_image: image of the ONNX Runtime server and the model fetcher (every runtime's init
+        container), unless spec overrides the server's.
+    tfserving_image: image of TF Serving (runtime-images/tfserving), unless spec overrides it.
     cluster_domain: DNS suffix for ``status.url``.
     service_monitor_supported: whether the monitoring.coreos.com/v1 ServiceMonitor CRD is installed.
     http_route_supported: whether the gateway.networking.k8s.io/v1 HTTPRoute CRD is installed.
@@ -45,6 +48,7 @@ class RenderConfig:
     """
 
     runtime_image: str = DEFAULT_RUNTIME_IMAGE
+    tfserving_image: str = DEFAULT_TFSERVING_IMAGE
     cluster_domain: str = "cluster.local"
     service_monitor_supported: bool = False
     http_route_supported: bool = False

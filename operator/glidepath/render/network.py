@@ -13,7 +13,9 @@ def render_service(owner: Owner, track: naming.Track | None = None) -> Manifest:
     """ClusterIP Service on port 8080 (``http``): ``<name>`` selecting the pods of every track, or with
     ``track`` the per-track ``<name>-<track>`` that an HTTPRoute weights.
 
-    Through the shared Service the share of requests a track gets follows its share of ready pods.
+    Ports: ``http`` 8080 and ``grpc`` 9000, to the pods' ports of those names whatever the runtime
+    (TF Serving's 8501 and 8500). Through the shared Service the share of requests a track gets
+    follows its share of ready pods.
     """
     name = naming.service_name(owner.name) if track is None else naming.track_service_name(owner.name, track)
     return {
@@ -29,7 +31,13 @@ def render_service(owner: Owner, track: naming.Track | None = None) -> Manifest:
                     "port": naming.HTTP_PORT,
                     "targetPort": naming.HTTP_PORT_NAME,
                     "protocol": "TCP",
-                }
+                },
+                {
+                    "name": naming.GRPC_PORT_NAME,
+                    "port": naming.GRPC_PORT,
+                    "targetPort": naming.GRPC_PORT_NAME,
+                    "protocol": "TCP",
+                },
             ],
         },
     }

@@ -16,19 +16,36 @@ from glidepath.api import AnalysisMetric, MetricResult
 
 TRACK_LABEL = "serving_glidepath_io_track"
 _SELECTOR = 'namespace="{{ namespace }}", model="{{ name }}", ' + TRACK_LABEL + '="{{ track }}"'
+_TF_SELECTOR = 'namespace="{{ namespace }}", model_name="{{ name }}", ' + TRACK_LABEL + '="{{ track }}"'
 
-BUILTIN_QUERIES = {
-    "error-rate": (
-        "sum(rate(glidepath_inference_requests_total{" + _SELECTOR + ', code!~"2.."}[{{ interval }}]))'
-        " / sum(rate(glidepath_inference_requests_total{" + _SELECTOR + "}[{{ interval }}]))"
-    ),
-    "latency-p99": (
-        "histogram_quantile(0.99, sum by (le) (rate(glidepath_inference_request_duration_seconds_bucket{"
-        + _SELECTOR
-        + "}[{{ interval }}])))"
-    ),
+BUILTIN_QUERIES: dict[str, dict[str, str]] = {
+    "onnxruntime": {
+        "error-rate": (
+            "sum(rate(glidepath_inference_requests_total{" + _SELECTOR + ', code!~"2.."}[{{ interval }}]))'
+            " / sum(rate(glidepath_inference_requests_total{" + _SELECTOR + "}[{{ interval }}]))"
+        ),
+        "latency-p99": (
+            "histogram_quantile(0.99, sum by (le) (rate(glidepath_inference_request_duration_seconds_bucket{"
+            + _SELECTOR
+            + "}[{{ interval }}])))"
+        ),
+    },
+    # TF Serving's own metrics: request_count by status ("OK" or an error code), request_latency in
+    # microseconds.
+    "tfserving": {
+        "error-rate": (
+            "sum(rate(:tensorflow:serving:request_count{" + _TF_SELECTOR + ', status!="OK"}[{{ interval }}]))'
+            " / sum(rate(:tensorflow:serving:request_count{" + _TF_SELECTOR + "}[{{ interval }}]))"
+        ),
+        "latency-p99": (
+            "histogram_quantile(0.99, sum by (le) (rate(:tensorflow:serving:request_latency_bucket{"
+            + _TF_SELECTOR
+            + "}[{{ interval }}]))) / 1e6"
+        ),
+    },
 }
-"""error-rate: fraction of non-2xx inference responses; latency-p99: seconds. Both over ``interval``."""
+"""Per runtime: error-rate, the fraction of failed inference requests; latency-p99, seconds. Both over
+``interval``, for the canary track's pods of the ModelDeployment."""
 
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
@@ -45,11 +62,12 @@ class QueryContext:
     namespace: str
     track: str
     interval: str
+    runtime: str = "onnxruntime"
 
 
 def render_query(metric: AnalysisMetric, ctx: QueryContext) -> str:
     """The PromQL for one metric; raises QueryError naming the metric when the template fails."""
-    template = metric.query if metric.query is not None else BUILTIN_QUERIES[metric.name]
+    template = metric.query if metric.query is not None else BUILTIN_QUERIES[ctx.runtime][metric.name]
     try:
         return _ENV.from_string(template).render(
             name=ctx.name, namespace=ctx.namespace, track=ctx.track, interval=ctx.interval

@@ -24,7 +24,7 @@ from glidepath.api import (
     parse_duration,
 )
 from glidepath.plan import Plan, Revision, TrackPlan
-from glidepath.rollout.observation import Observation
+from glidepath.rollout.observation import PERMANENT_FETCH_FAILURES, Observation
 from glidepath.rollout.traffic import effective_weight, split
 
 HISTORY_LIMIT = 10
@@ -336,16 +336,20 @@ class _Decider:
             return hold(f"{label}: paused (spec.rollout.paused)", None, Phase.PAUSED)
 
         ready = self._canary_ready()
+        fetch = self.obs.canary_fetch
+        if fetch is not None and fetch.state in PERMANENT_FETCH_FAILURES:
+            return self._rollback(stable, "ModelFetchFailed", f"canary {fetch.message}")
         if ready < sp.canary_replicas:
             deadline = float(rollout.progress_deadline_seconds)
+            why = f"; {fetch.message}" if fetch is not None and fetch.failed else ""
             if elapsed > deadline:
                 return self._rollback(
                     stable,
                     "ProgressDeadlineExceeded",
-                    f"canary {ready}/{sp.canary_replicas} pods ready after {rollout.progress_deadline_seconds}s at {label}",
+                    f"canary {ready}/{sp.canary_replicas} pods ready after {rollout.progress_deadline_seconds}s at {label}{why}",
                 )
             return hold(
-                f"{label}: waiting for canary pods ({ready}/{sp.canary_replicas} ready)",
+                f"{label}: waiting for canary pods ({ready}/{sp.canary_replicas} ready){why}",
                 min(READINESS_POLL_SECONDS, deadline - elapsed + 0.5),
             )
 

@@ -54,12 +54,14 @@ def compute_status(
     canary_status = previous.canary
     if decision is not None:
         plan = decision.plan.stable
+        fetch = observation.stable_fetch
         stable_status = TrackStatus(
             revision=plan.revision,
             version=plan.source.model.version,
             uri=plan.source.model.uri,
             replicas=live.replicas if live is not None else 0,
             ready_replicas=live.ready if live is not None else 0,
+            model_digest=fetch.digest if fetch is not None and fetch.state == "Verified" else None,
             source=plan.source,
         )
         canary_status = decision.canary
@@ -89,8 +91,22 @@ def compute_status(
     else:
         put(ConditionType.DEGRADED, False, "AsExpected", "")
 
+    fetch = observation.stable_fetch
+    if fetch is None:
+        conds = set_condition(
+            conds, ConditionType.MODEL_READY, "Unknown", "Fetching", "no stable pods yet", now, generation
+        )
+    elif fetch.state == "Fetching":
+        conds = set_condition(
+            conds, ConditionType.MODEL_READY, "Unknown", "Fetching", fetch.message, now, generation
+        )
+    else:
+        put(ConditionType.MODEL_READY, not fetch.failed, fetch.state, fetch.message)
+
     if live is None:
         put(ConditionType.READY, False, "Pending", "the stable Deployment does not exist yet")
+    elif fetch is not None and fetch.failed:
+        put(ConditionType.READY, False, fetch.state, f"the model cannot be loaded: {fetch.message}")
     elif live.available_all:
         put(ConditionType.READY, True, "Available", f"{live.available}/{live.desired} stable pods available")
     else:

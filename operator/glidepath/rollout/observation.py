@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from glidepath import naming
 
@@ -67,9 +68,80 @@ class TrackObservation:
         )
 
 
+FetchState = Literal["Fetching", "Verified", "Fetched", "FetchFailed", "ChecksumMismatch"]
+PERMANENT_FETCH_FAILURES = ("ChecksumMismatch",)
+"""Fetch outcomes that retrying cannot fix (the bytes are wrong); transient ones may still succeed."""
+
+_DIGEST = re.compile(r"sha256 ([a-f0-9]{64})")
+
+
+@dataclass(frozen=True)
+class ModelFetch:
+    """What the fetcher init containers of a track's pods reported (their termination messages).
+
+    state: Fetching (running or not started), Verified (sha256 checked), Fetched (done, not
+    verified), FetchFailed, ChecksumMismatch. digest: the verified sha256, when reported.
+    """
+
+    state: FetchState
+    message: str
+    digest: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        """The fetch failed (the pod cannot start)."""
+        return self.state in ("FetchFailed", "ChecksumMismatch")
+
+    @classmethod
+    def from_pods(cls, pods: list[dict[str, Any]], revision: str | None, container: str) -> ModelFetch | None:
+        """Summarize the ``container`` init statuses of the pods running ``revision``; None without pods.
+
+        A failure anywhere wins (a checksum mismatch first), then a success, then Fetching. The
+        fetcher's message is ``<Reason>: <details>``, Reason being Verified, Fetched, FetchFailed,
+        ChecksumMismatch, InvalidModel or InvalidArgument (the last two count as FetchFailed).
+        """
+        outcomes: list[ModelFetch] = []
+        for pod in pods:
+            labels = (pod.get("metadata") or {}).get("labels") or {}
+            if revision is not None and labels.get(naming.LABEL_REVISION) != revision:
+                continue
+            statuses = (pod.get("status") or {}).get("initContainerStatuses") or []
+            status = next((s for s in statuses if s.get("name") == container), None)
+            outcomes.append(_outcome(status))
+        if not outcomes:
+            return None
+        order = {"ChecksumMismatch": 0, "FetchFailed": 1, "Verified": 2, "Fetched": 3, "Fetching": 4}
+        return min(outcomes, key=lambda o: order[o.state])
+
+
+def _outcome(status: dict[str, Any] | None) -> ModelFetch:
+    if status is None:
+        return ModelFetch("Fetching", "waiting for the fetcher to start")
+    state = status.get("state") or {}
+    last = (status.get("lastState") or {}).get("terminated")
+    terminated = state.get("terminated")
+    if terminated is None and last is not None and int(last.get("exitCode", 0)) != 0:
+        terminated = last  # crash-looping: the last run tells why
+    if terminated is None:
+        return ModelFetch("Fetching", "fetching the model")
+    message = (terminated.get("message") or "").strip()
+    reason = message.split(":", 1)[0] if ":" in message else ""
+    if int(terminated.get("exitCode", 0)) == 0:
+        match = _DIGEST.search(message)
+        if reason == "Verified" and match:
+            return ModelFetch("Verified", message, match.group(1))
+        return ModelFetch("Fetched", message or "model fetched (not verified)")
+    detail = (
+        message or f"fetcher exited with {terminated.get('exitCode')} ({terminated.get('reason', 'Error')})"
+    )
+    return ModelFetch("ChecksumMismatch" if reason == "ChecksumMismatch" else "FetchFailed", detail)
+
+
 @dataclass(frozen=True)
 class Observation:
-    """The tracks' Deployments as reconcile found them; None where a Deployment does not exist."""
+    """The tracks as reconcile found them: Deployments (None where absent) and their model fetches."""
 
     stable: TrackObservation | None
     canary: TrackObservation | None = None
+    stable_fetch: ModelFetch | None = None
+    canary_fetch: ModelFetch | None = None
