@@ -20,7 +20,7 @@ import pytest
 from glidepath import naming
 from glidepath.cli import main as cli_main
 from glidepath.k8s import MODEL_DEPLOYMENT, Kube, connect
-from glidepath.k8s.client import DEPLOYMENT, EVENT, HTTP_ROUTE
+from glidepath.k8s.client import CONFIG_MAP, DEPLOYMENT, EVENT, HTTP_ROUTE
 
 from examples.models.generate import generate, sample_inputs
 from tests.support.cluster import NEVER_READY_ENV, LocalCluster, install_crd, third_party_crd, wait_for
@@ -534,3 +534,41 @@ def test_cli_promote_abort_retry_status(
     assert naming.ANNOTATION_PROMOTE in annotations
     handled = status(back)["handledRequests"]
     assert handled["promote"] == annotations[naming.ANNOTATION_PROMOTE]
+
+
+def test_tfserving_canary_gets_its_own_model_config(
+    operator: Operator, kube: Kube, full_cluster: LocalCluster, namespace: str
+) -> None:
+    """TF Serving pods run on kwok here (no TF Serving binary on this machine); what is checked is what
+    the operator renders per track: each track's ConfigMap pins its own version, and the canary's goes
+    with the canary."""
+
+    def tf(version: str) -> dict[str, Any]:
+        return {
+            "apiVersion": naming.API_VERSION,
+            "kind": naming.KIND,
+            "metadata": {"name": "tf"},
+            "spec": {
+                "model": {"uri": f"s3://models/tf/{version}/", "version": version, "format": "tensorflow"},
+                "runtime": {"name": "tfserving"},
+                "replicas": 2,
+                "rollout": {"steps": [{"weight": 50, "pause": "3s"}]},
+            },
+        }
+
+    def config(track: str) -> str | None:
+        cm = kube.get(CONFIG_MAP, namespace, f"tf-{track}-tfserving")
+        return None if cm is None else str(cm["data"]["models.config"])
+
+    apply(full_cluster, namespace, tf("1"))
+    wait_md(kube, namespace, "tf", healthy_at("1"), "tf v1 Healthy")
+    assert "versions: 1" in (config("stable") or "")
+    apply(full_cluster, namespace, tf("2"))
+    wait_md(
+        kube, namespace, "tf", lambda o: (status(o).get("canary") or {}).get("version") == "2", "tf canary"
+    )
+    assert "versions: 2" in (config("canary") or "")
+    assert "versions: 1" in (config("stable") or "")
+    wait_md(kube, namespace, "tf", healthy_at("2"), "tf v2 promoted")
+    assert "versions: 2" in (config("stable") or "")
+    wait_for(lambda: config("canary") is None, timeout=10, what="canary ConfigMap pruned")
