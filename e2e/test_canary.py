@@ -337,6 +337,31 @@ ANALYSIS = {
 }
 
 
+@contextlib.contextmanager
+def canary_under_load(
+    kube: Kube,
+    cluster: LocalCluster,
+    store: Store,
+    ns: str,
+    prom: PrometheusServer,
+    workdir: Path,
+    name: str,
+    to_version: str,
+    rollout: dict[str, Any],
+) -> Iterator[Load]:
+    """v1 Healthy with its stable pod running locally under load, then ``to_version`` as a canary
+    whose pod runs locally too, both scraped by Prometheus. Yields the load loop."""
+    apply(cluster, ns, manifest(store, name, "1", rollout, replicas=2))
+    wait_md(kube, ns, name, healthy_at("1"), "v1 Healthy")
+    targets: list[tuple[str, dict[str, str]]] = []
+    with run_track(kube, ns, name, "stable", workdir, prom, targets) as stable_url, Load(name) as load:
+        load.urls.append(stable_url)
+        apply(cluster, ns, manifest(store, name, to_version, rollout, replicas=2))
+        with run_track(kube, ns, name, "canary", workdir, prom, targets) as canary_url:
+            load.urls.append(canary_url)
+            yield load
+
+
 def test_metric_analysis_rolls_back_a_failing_canary(
     operator: Operator,
     store: Store,
@@ -347,31 +372,22 @@ def test_metric_analysis_rolls_back_a_failing_canary(
     tmp_path: Path,
 ) -> None:
     rollout = {"steps": [{"weight": 50, "pause": "60s"}], "analysis": ANALYSIS}
-    apply(full_cluster, namespace, manifest(store, "judged", "1", rollout, replicas=2))
-    wait_md(kube, namespace, "judged", healthy_at("1"), "v1 Healthy")
-    targets: list[tuple[str, dict[str, str]]] = []
-    with (
-        run_track(kube, namespace, "judged", "stable", tmp_path, prometheus, targets) as stable_url,
-        Load("judged") as load,
-    ):
-        load.urls.append(stable_url)
-        apply(full_cluster, namespace, manifest(store, "judged", "3", rollout, replicas=2))  # the bad model
-        with run_track(kube, namespace, "judged", "canary", tmp_path, prometheus, targets) as canary_url:
-            load.urls.append(canary_url)
-            serving_errors = time.monotonic()
-            rolled = wait_md(
-                kube,
-                namespace,
-                "judged",
-                lambda o: status(o).get("phase") == "RolledBack",
-                "RolledBack",
-                timeout=60,
-            )
-            took = time.monotonic() - serving_errors
-            wait_for(
-                lambda: replicas(kube, namespace, "judged-canary") == 0, timeout=10, what="canary at zero"
-            )
-            finished = time.monotonic() - serving_errors
+    # v3 is the "bad" model: every request built for the good one gets 400
+    with canary_under_load(
+        kube, full_cluster, store, namespace, prometheus, tmp_path, "judged", "3", rollout
+    ) as load:
+        serving_errors = time.monotonic()
+        rolled = wait_md(
+            kube,
+            namespace,
+            "judged",
+            lambda o: status(o).get("phase") == "RolledBack",
+            "RolledBack",
+            timeout=60,
+        )
+        took = time.monotonic() - serving_errors
+        wait_for(lambda: replicas(kube, namespace, "judged-canary") == 0, timeout=10, what="canary at zero")
+        finished = time.monotonic() - serving_errors
     print(
         f"\ncanary serving errors -> RolledBack: {took:.2f}s, -> canary scaled to zero: {finished:.2f}s; load {load.codes}"
     )
@@ -395,19 +411,12 @@ def test_healthy_canary_passes_analysis_and_is_promoted(
     tmp_path: Path,
 ) -> None:
     rollout = {"steps": [{"weight": 50, "pause": "4s"}], "analysis": ANALYSIS}
-    apply(full_cluster, namespace, manifest(store, "fine", "1", rollout, replicas=2))
-    wait_md(kube, namespace, "fine", healthy_at("1"), "v1 Healthy")
-    targets: list[tuple[str, dict[str, str]]] = []
-    with (
-        run_track(kube, namespace, "fine", "stable", tmp_path, prometheus, targets) as stable_url,
-        Load("fine") as load,
-    ):
-        load.urls.append(stable_url)
-        apply(full_cluster, namespace, manifest(store, "fine", "2", rollout, replicas=2))
-        with run_track(kube, namespace, "fine", "canary", tmp_path, prometheus, targets) as canary_url:
-            load.urls.append(canary_url)
-            wait_md(kube, namespace, "fine", healthy_at("2"), "v2 promoted", timeout=90)
+    with canary_under_load(
+        kube, full_cluster, store, namespace, prometheus, tmp_path, "fine", "2", rollout
+    ) as load:
+        wait_md(kube, namespace, "fine", healthy_at("2"), "v2 promoted", timeout=90)
     assert load.codes.get(400, 0) == 0
+    assert load.codes.get(200, 0) > 0
     history = status(md(kube, namespace, "fine"))["history"]
     assert [h["version"] for h in history] == ["1", "2"]
     assert "AnalysisFailed" not in event_reasons(kube, namespace)

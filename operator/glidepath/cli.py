@@ -22,7 +22,6 @@ from typing import Any
 from glidepath import naming
 from glidepath.k8s import MODEL_DEPLOYMENT, Kube, KubeError, connect, current_namespace
 
-MERGE_PATCH = "application/merge-patch+json"
 CLI_FIELD_MANAGER = "glidepath-cli"
 
 
@@ -61,13 +60,7 @@ def request(kube: Kube, namespace: str, name: str, kind: str) -> str:
     _get(kube, namespace, name)
     rid = f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:6]}"
     patch = {"metadata": {"annotations": {naming.REQUEST_ANNOTATIONS[kind]: rid}}}
-    kube.request(
-        "PATCH",
-        MODEL_DEPLOYMENT.path(namespace, name),
-        body=patch,
-        query={"fieldManager": CLI_FIELD_MANAGER},
-        content_type=MERGE_PATCH,
-    )
+    kube.merge_patch(MODEL_DEPLOYMENT, namespace, name, patch, CLI_FIELD_MANAGER)
     return rid
 
 
@@ -92,13 +85,7 @@ def undo(kube: Kube, namespace: str, name: str, to_revision: str | None) -> dict
         entry = older[-1]
     source = entry["source"]
     patch = {"spec": {"model": source["model"], "runtime": source.get("runtime") or {}}}
-    kube.request(
-        "PATCH",
-        MODEL_DEPLOYMENT.path(namespace, name),
-        body=patch,
-        query={"fieldManager": CLI_FIELD_MANAGER},
-        content_type=MERGE_PATCH,
-    )
+    kube.merge_patch(MODEL_DEPLOYMENT, namespace, name, patch, CLI_FIELD_MANAGER)
     return dict(entry)
 
 

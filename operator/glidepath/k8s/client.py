@@ -162,6 +162,18 @@ class Kube:
         query = {"fieldManager": naming.FIELD_MANAGER, "force": "true" if force else "false"}
         return self.request("PATCH", path, body=manifest, query=query, content_type=APPLY_PATCH)
 
+    def merge_patch(
+        self, rtype: ResourceType, namespace: str | None, name: str, patch: Obj, field_manager: str
+    ) -> Obj:
+        """JSON merge patch (RFC 7386) of one object, recorded under ``field_manager``."""
+        return self.request(
+            "PATCH",
+            rtype.path(namespace, name),
+            body=patch,
+            query={"fieldManager": field_manager},
+            content_type=MERGE_PATCH,
+        )
+
     def delete(self, rtype: ResourceType, namespace: str | None, name: str, uid: str | None = None) -> bool:
         """Delete in the background (dependents via GC); with ``uid``, only that incarnation.
 
