@@ -23,6 +23,7 @@ from glidepath.k8s import MODEL_DEPLOYMENT, Kube, connect
 from glidepath.k8s.client import CONFIG_MAP, DEPLOYMENT, EVENT, HTTP_ROUTE
 
 from examples.models.generate import generate, sample_inputs
+from tests.support.capture import capture_status, capturing, save_status
 from tests.support.cluster import NEVER_READY_ENV, LocalCluster, install_crd, third_party_crd, wait_for
 from tests.support.localpod import LocalPod
 from tests.support.operator import OperatorProcess
@@ -233,6 +234,8 @@ def test_canary_that_never_becomes_ready_is_rolled_back(
     finally:
         stop.set()
         watcher.join()
+    if capturing():
+        save_status(capture_status(full_cluster, namespace, "stuck"), "RolledBack")
     failed = status(rolled)["failed"]
     assert failed["reason"] == "ProgressDeadlineExceeded"
     assert "0/2 pods ready after 6s" in failed["message"]
@@ -504,6 +507,8 @@ def test_cli_promote_abort_retry_status(
     apply(full_cluster, namespace, manifest(store, "manual", "2", {"steps": steps}, replicas=2))
     wait_md(kube, namespace, "manual", lambda o: status(o).get("phase") == "Paused", "Paused at step 1")
 
+    if capturing():
+        save_status(capture_status(full_cluster, namespace, "manual"), "Paused")
     cli(full_cluster, "status", "manual", "-n", namespace)
     out = capsys.readouterr().out
     assert "Phase:     Paused" in out

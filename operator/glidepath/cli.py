@@ -13,6 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import random
+import socket
 import sys
 import time
 import uuid
@@ -28,22 +31,26 @@ CLI_FIELD_MANAGER = "glidepath-cli"
 def _run(args: argparse.Namespace) -> int:
     import kopf
 
-    import glidepath.handlers  # noqa: F401  registers the handlers with kopf
+    from glidepath import handlers
 
+    # one handler on the root logger; kopf.configure() then adds none of its own
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    kopf.configure(verbose=args.verbose)
-    peering: dict[str, Any] = (
-        {"standalone": True} if args.standalone or not args.peering else {"peering_name": args.peering}
-    )
+    handlers.NAMESPACES = tuple(args.namespace or ())
+    options: dict[str, Any] = {"standalone": True}
+    if args.peering and not args.standalone:
+        priority = random.randint(1, 2**31 - 1) if args.priority == "random" else int(args.priority)
+        identity = f"glidepath-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        namespace = args.namespace[0] if args.namespace else None
+        handlers.PEERING = handlers.Peering(args.peering, identity, priority, namespace)
+        options = {"peering_name": args.peering, "priority": priority, "identity": identity}
     kopf.run(
         clusterwide=not args.namespace,
         namespaces=args.namespace or (),
-        priority=args.priority,
         liveness_endpoint=args.liveness,
-        **peering,
+        **options,
     )
     return 0
 
@@ -159,7 +166,12 @@ def main(argv: list[str] | None = None) -> int:
         help="run with kopf peering NAME (kopf.dev ClusterKopfPeering/KopfPeering): only the highest-priority "
         "instance is active. Needed when more than one replica runs.",
     )
-    run.add_argument("--priority", type=int, default=0, help="peering priority of this instance (default 0)")
+    run.add_argument(
+        "--priority",
+        default="random",
+        help="peering priority of this instance: a number, or random (default; kopf pauses every instance "
+        "when two share the highest priority)",
+    )
     run.add_argument(
         "--liveness", default=None, help="kopf health endpoint, e.g. http://0.0.0.0:8081/healthz"
     )

@@ -143,6 +143,7 @@ class Reconciler:
         with self._guard:
             self._due.pop((namespace, name), None)
             self._locks.pop((namespace, name), None)
+        self.recorder.forget(namespace, name)
 
     def reconcile(self, namespace: str, name: str) -> Result:
         """Converge one ModelDeployment. Returns what it did; raises KubeError only for failures of
@@ -261,6 +262,7 @@ class Reconciler:
         decision: Decision | None,
     ) -> Result:
         meta = body["metadata"]
+        self.recorder.record_status(meta["namespace"], meta["name"], status)
         written = False
         if status != previous:
             write_status(self.kube, meta["namespace"], meta["name"], status.to_wire())

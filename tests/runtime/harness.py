@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,12 @@ class Response:
 
 
 def http_request(
-    port: int, method: str, path: str, body: bytes | str | Any = None, timeout: float = 10.0
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | str | Any = None,
+    timeout: float = 10.0,
+    headers: Mapping[str, str] | None = None,
 ) -> Response:
     """One HTTP request to 127.0.0.1:``port``; a dict/list ``body`` is sent as JSON."""
     if body is not None and not isinstance(body, bytes | str):
@@ -52,8 +57,9 @@ def http_request(
         body = body.encode()
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        conn.request(method, path, body=body, headers=headers)
+        all_headers = {"Content-Type": "application/json"} if body is not None else {}
+        all_headers.update(headers or {})
+        conn.request(method, path, body=body, headers=all_headers)
         resp = conn.getresponse()
         return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
     finally:
@@ -62,19 +68,25 @@ def http_request(
 
 @dataclass
 class RuntimeProcess:
-    """A running ``python -m glidepath_runtime.cli serve`` subprocess."""
+    """A running ``python -m glidepath_runtime.cli serve`` subprocess (HTTP ``port``, gRPC ``grpc_port``)."""
 
     process: subprocess.Popen[bytes]
     port: int
     log_path: Path
+    grpc_port: int = 0
+
+    @property
+    def url(self) -> str:
+        """``127.0.0.1:<port>``, as HTTP clients take it."""
+        return f"{HOST}:{self.port}"
 
     def get(self, path: str) -> Response:
         """GET ``path``."""
         return http_request(self.port, "GET", path)
 
-    def post(self, path: str, body: bytes | str | Any) -> Response:
+    def post(self, path: str, body: bytes | str | Any, headers: Mapping[str, str] | None = None) -> Response:
         """POST ``body`` (JSON-encoded unless bytes/str) to ``path``."""
-        return http_request(self.port, "POST", path, body)
+        return http_request(self.port, "POST", path, body, headers=headers)
 
     def log(self) -> str:
         """Everything the process printed so far."""
@@ -97,15 +109,18 @@ def start_runtime(
     log_path: Path,
     *,
     ready_timeout: float = 30.0,
+    extra_args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[RuntimeProcess]:
-    """Start a runtime server on a free port, wait until ``/v2/health/ready`` is 200, stop it after.
+    """Start a runtime server on free ports (HTTP and gRPC), wait until ``/v2/health/ready`` is 200,
+    stop it after (SIGTERM; tests pass ``--shutdown-delay 0`` unless ``extra_args`` say otherwise).
 
     Raises:
         RuntimeError: the process exited or did not become ready in ``ready_timeout`` seconds (its log
             is in the message).
     """
     for _attempt in range(3):  # the free port may be taken between probing and binding
-        port = free_port()
+        port, grpc_port = free_port(), free_port()
         argv = [
             sys.executable,
             "-m",
@@ -117,12 +132,19 @@ def start_runtime(
             str(model_dir),
             "--http-port",
             str(port),
+            "--grpc-port",
+            str(grpc_port),
+            "--shutdown-delay",
+            "0",
+            *extra_args,
         ]
         if model_version is not None:
             argv += ["--model-version", model_version]
         with log_path.open("wb") as log:
-            process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=runtime_env())
-        server = RuntimeProcess(process, port, log_path)
+            process = subprocess.Popen(
+                argv, stdout=log, stderr=subprocess.STDOUT, env=runtime_env(**(env or {}))
+            )
+        server = RuntimeProcess(process, port, log_path, grpc_port)
         try:
             if _wait_ready(server, ready_timeout):
                 break

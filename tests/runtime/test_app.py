@@ -1,82 +1,26 @@
-"""The ASGI app in-process (no mocks: a real Model and ONNX Runtime session), for states and models that
-are awkward to reach over a socket: not yet loaded, failed load, ZipMap outputs, other datatypes."""
+"""The HTTP routes in-process (no mocks: real models and ONNX Runtime sessions), for states and models
+that are awkward to reach over a socket: not yet loaded, failed load, ZipMap outputs, other datatypes."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnx
 import pytest
-from glidepath_runtime.app import App
-from glidepath_runtime.metrics import RuntimeMetrics
+from glidepath_runtime.config import ServerSettings
 from glidepath_runtime.model import Model
+from glidepath_runtime.server import Server
 from onnx import TensorProto, helper
 
 from examples.models.generate import GeneratedModel, sample_inputs
+from tests.runtime.inprocess import call, make_router
 
 
-def call(app: App, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    """Drive one HTTP request through the ASGI app; returns status and parsed JSON body."""
-    raw = body if isinstance(body, bytes) else json.dumps(body).encode() if body is not None else b""
-
-    async def run() -> tuple[int, Any]:
-        incoming = [{"type": "http.request", "body": raw, "more_body": False}]
-        sent: list[MutableMapping[str, Any]] = []
-
-        async def receive() -> dict[str, Any]:
-            return incoming.pop(0) if incoming else {"type": "http.disconnect"}
-
-        async def send(message: MutableMapping[str, Any]) -> None:
-            sent.append(message)
-
-        await app({"type": "http", "method": method, "path": path, "headers": []}, receive, send)
-        status = sent[0]["status"]
-        return status, json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
-
-    return asyncio.run(run())
-
-
-def run_lifespan(
-    app: App, until: Callable[[], bool], timeout: float = 10.0
-) -> list[MutableMapping[str, Any]]:
-    """Send lifespan startup, wait until ``until()`` (or ``timeout`` s), send shutdown; returns what the
-    app sent."""
-
-    async def run() -> list[MutableMapping[str, Any]]:
-        incoming = [{"type": "lifespan.startup"}]
-        sent: list[MutableMapping[str, Any]] = []
-        stop = asyncio.Event()
-
-        async def receive() -> dict[str, Any]:
-            if incoming:
-                return incoming.pop(0)
-            await stop.wait()
-            return {"type": "lifespan.shutdown"}
-
-        async def send(message: MutableMapping[str, Any]) -> None:
-            sent.append(message)
-
-        task = asyncio.create_task(app({"type": "lifespan"}, receive, send))
-        deadline = asyncio.get_running_loop().time() + timeout
-        while not until() and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.02)
-        stop.set()
-        await task
-        return sent
-
-    return asyncio.run(run())
-
-
-def make_app(path: Path, *, load: bool = True, **kwargs: Any) -> App:
-    model = Model("m", path, "1")
-    if load:
-        model.load()
-    return App(model, RuntimeMetrics("m", "1"), workers=1, **kwargs)
+def make_app(path: Path, *, load: bool = True) -> Any:
+    return make_router(path, load=load)
 
 
 def infer_request(rows: np.ndarray) -> dict[str, Any]:
@@ -92,7 +36,7 @@ def infer_request(rows: np.ndarray) -> dict[str, Any]:
     }
 
 
-def test_not_ready_until_loaded_then_ready_after_lifespan_startup(good_model: GeneratedModel) -> None:
+def test_not_ready_until_loaded_then_ready(good_model: GeneratedModel) -> None:
     app = make_app(good_model.path, load=False)
     assert call(app, "GET", "/v2/health/live") == (200, {"live": True})
     for path in ("/v2/health/ready", "/v2/models/m/ready", "/v2/models/m"):
@@ -103,20 +47,24 @@ def test_not_ready_until_loaded_then_ready_after_lifespan_startup(good_model: Ge
     assert status == 503
     assert "not ready" in body["error"]
 
-    sent = run_lifespan(app, until=lambda: app.model.ready)
-    assert sent == [{"type": "lifespan.startup.complete"}, {"type": "lifespan.shutdown.complete"}]
-    assert app.model.ready
+    app.service.default.model.load()
     assert call(app, "GET", "/v2/health/ready") == (200, {"ready": True})
+    app.service.shutting_down = True  # SIGTERM: readiness false, inference still answered
+    assert call(app, "GET", "/v2/health/ready")[0] == 503
+    assert call(app, "GET", "/v2/models/m/ready") == (503, {"error": "the server is shutting down"})
+    assert call(app, "POST", "/v2/models/m/infer", infer_request(sample_inputs(1)))[0] == 200
 
 
-def test_failed_load_stays_not_ready_and_calls_back(tmp_path: Path) -> None:
+def test_failed_load_stops_the_server_and_is_reported(tmp_path: Path) -> None:
     path = tmp_path / "model.onnx"
     path.write_bytes(b"not a model")
-    failures: list[bool] = []
-    app = make_app(path, load=False, on_load_failure=lambda: failures.append(True))
-
-    run_lifespan(app, until=lambda: bool(failures))
-    assert failures == [True]
+    server = Server([Model("m", path, "1")], ServerSettings())
+    asyncio.run(server._load_all())
+    assert server.load_failed
+    app = make_app(path, load=False)
+    model = app.service.default.model
+    with pytest.raises(Exception):  # noqa: B017, PT011 - onnxruntime's own exception types
+        model.load()
     status, body = call(app, "GET", "/v2/health/ready")
     assert status == 503
     assert "failed to load" in body["error"]
@@ -125,7 +73,7 @@ def test_failed_load_stays_not_ready_and_calls_back(tmp_path: Path) -> None:
 
 def test_zipmap_output_is_skipped_with_a_reason(zipmap_model: GeneratedModel) -> None:
     app = make_app(zipmap_model.path)
-    assert list(app.model.skipped_outputs) == ["output_probability"]
+    assert list(app.service.default.model.skipped_outputs) == ["output_probability"]
     status, metadata = call(app, "GET", "/v2/models/m")
     assert status == 200
     assert [o["name"] for o in metadata["outputs"]] == ["output_label"]
@@ -141,13 +89,6 @@ def test_zipmap_output_is_skipped_with_a_reason(zipmap_model: GeneratedModel) ->
     assert status == 400
     assert "output 'output_probability' has ONNX type seq(map(int64,tensor(float)))" in body["error"]
     assert "zipmap=False" in body["error"]
-
-
-def test_body_over_the_limit_gets_413(good_model: GeneratedModel) -> None:
-    app = make_app(good_model.path, max_body_bytes=100)
-    status, body = call(app, "POST", "/v2/models/m/infer", infer_request(sample_inputs(4)))
-    assert status == 413
-    assert "over 100 bytes" in body["error"]
 
 
 @pytest.fixture(scope="module")

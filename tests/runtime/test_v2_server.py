@@ -44,7 +44,7 @@ def test_server_metadata(runtime: RuntimeProcess) -> None:
     body = response.json()
     assert body["name"] == "glidepath-runtime"
     assert isinstance(body["version"], str)
-    assert body["extensions"] == []
+    assert body["extensions"] == ["binary_tensor_data"]
 
 
 @pytest.mark.parametrize(
@@ -92,12 +92,21 @@ def test_prediction_matches_onnxruntime_in_process(
     )
 
 
-def test_requested_output_subset_and_generated_id(runtime: RuntimeProcess) -> None:
+def test_requested_output_subset_and_request_ids(runtime: RuntimeProcess) -> None:
     response = runtime.post(INFER, infer_body(sample_inputs(2), outputs=[{"name": "probabilities"}]))
     assert response.status == 200, response.body
     body = response.json()
     assert [o["name"] for o in body["outputs"]] == ["probabilities"]
-    assert len(body["id"]) == 36  # a UUID when the request has none
+    assert "id" not in body  # none asked, none invented
+    assert "x-request-id" not in response.headers
+
+    traced = runtime.post(INFER, infer_body(sample_inputs(1)), headers={"x-request-id": "trace-7"})
+    assert traced.headers["x-request-id"] == "trace-7"
+    assert traced.json()["id"] == "trace-7"
+    both = runtime.post(
+        INFER, infer_body(sample_inputs(1), id="body-id"), headers={"x-request-id": "trace-8"}
+    )
+    assert (both.json()["id"], both.headers["x-request-id"]) == ("body-id", "trace-8")
 
 
 def test_empty_batch(runtime: RuntimeProcess) -> None:

@@ -12,13 +12,16 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import kopf
+from kopf._core.engines.peering import Identity, Peer  # kopf's own peer record: same expiry rule
 
 from glidepath import naming
-from glidepath.k8s import connect
+from glidepath.k8s import CLUSTER_KOPF_PEERING, KOPF_PEERING, Kube, KubeError, connect
 from glidepath.metrics import Recorder
 from glidepath.reconcile import Reconciler, Settings
 
@@ -40,6 +43,63 @@ def settings_from_env() -> Settings:
     )
 
 
+@dataclass(frozen=True)
+class Peering:
+    """This instance's kopf peering: the peering object's name, our identity and priority, and where
+    the object lives (a ClusterKopfPeering, or a KopfPeering in ``namespace``). None: standalone."""
+
+    name: str
+    identity: str
+    priority: int
+    namespace: str | None = None
+
+
+PEERING: Peering | None = None
+"""Set by ``glidepath run`` before kopf starts."""
+NAMESPACES: tuple[str, ...] = ()
+"""The namespaces ``glidepath run -n`` watches; empty: cluster-wide."""
+
+
+class PeeringGate:
+    """Whether this instance is the active one, by kopf's own rule: no live peer in the peering
+    object has a priority higher than or equal to ours. kopf pauses its watches by that rule; the
+    Requeuer, which runs beside kopf, asks this gate so a standby instance stays idle too.
+    The peering object is read at most every ``ttl`` seconds."""
+
+    def __init__(self, kube: Kube, peering: Peering | None, ttl: float = 2.0) -> None:
+        self.kube, self.peering, self.ttl = kube, peering, ttl
+        self._checked = 0.0
+        self._active = peering is None
+
+    def active(self) -> bool:
+        peering = self.peering
+        if peering is None:
+            return True
+        now = time.monotonic()
+        if now - self._checked < self.ttl:
+            return self._active
+        self._checked = now
+        rtype = KOPF_PEERING if peering.namespace is not None else CLUSTER_KOPF_PEERING
+        try:
+            obj = self.kube.get(rtype, peering.namespace, peering.name)
+        except KubeError:
+            log.warning(
+                "cannot read peering %s; staying %s", peering.name, "active" if self._active else "idle"
+            )
+            return self._active
+        if obj is None:
+            self._active = False  # kopf too waits for the peering object
+            return False
+        peers = [Peer(identity=Identity(pid), **info) for pid, info in (obj.get("status") or {}).items()]
+        rivals = [
+            p
+            for p in peers
+            if not p.is_dead and p.identity != peering.identity and p.priority >= peering.priority
+        ]
+        self._active = not rivals
+        return self._active
+
+
 class Requeuer:
     """Reconciles every known ModelDeployment whose requeue time has come (a step's pause ends, an
     analysis is due, the resync interval passed), from one background thread and a small pool.
@@ -48,8 +108,9 @@ class Requeuer:
     ModelDeployment, which blocks deleting one while the operator is down; this does not.
     """
 
-    def __init__(self, reconciler: Reconciler, workers: int = 4) -> None:
+    def __init__(self, reconciler: Reconciler, gate: PeeringGate, workers: int = 4) -> None:
         self.reconciler = reconciler
+        self.gate = gate
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="glidepath-requeue")
         self._running: set[tuple[str, str]] = set()
@@ -66,6 +127,8 @@ class Requeuer:
 
     def _loop(self) -> None:
         while not self._stop.wait(TICK_SECONDS):
+            if not self.gate.active():
+                continue
             for key in self.reconciler.due_keys():
                 with self._lock:
                     if key in self._running:
@@ -87,6 +150,8 @@ class Requeuer:
 def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     """Build the client and reconciler once; tune kopf to stay out of the user's objects."""
     settings.posting.level = logging.WARNING
+    if NAMESPACES:
+        settings.scanning.disabled = True  # namespaced: no cluster-wide list of namespaces or CRDs
     settings.watching.server_timeout = 300
     settings.persistence.finalizer = f"{naming.GROUP}/finalizer"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=naming.GROUP)
@@ -99,7 +164,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
         recorder.serve(int(port), addr=os.environ.get("GLIDEPATH_METRICS_ADDR", "0.0.0.0"))
     reconciler = Reconciler(connect(os.environ.get("KUBECONFIG")), settings_from_env(), recorder)
     memo["reconciler"] = reconciler
-    memo["requeuer"] = requeuer = Requeuer(reconciler)
+    memo["requeuer"] = requeuer = Requeuer(reconciler, PeeringGate(reconciler.kube, PEERING))
     requeuer.start()
 
 

@@ -12,7 +12,9 @@ from glidepath.k8s.children import (
 )
 from glidepath.k8s.client import (
     CHILD_TYPES,
+    CLUSTER_KOPF_PEERING,
     HTTP_ROUTE,
+    KOPF_PEERING,
     MODEL_DEPLOYMENT,
     SERVICE_MONITOR,
     Kube,
@@ -24,7 +26,9 @@ from glidepath.k8s.client import (
 
 __all__ = [
     "CHILD_TYPES",
+    "CLUSTER_KOPF_PEERING",
     "HTTP_ROUTE",
+    "KOPF_PEERING",
     "MODEL_DEPLOYMENT",
     "SERVICE_MONITOR",
     "ChildKey",

@@ -76,6 +76,10 @@ HTTP_ROUTE = ResourceType("gateway.networking.k8s.io/v1", "HTTPRoute", "httprout
 EVENT = ResourceType("v1", "Event", "events")
 POD = ResourceType("v1", "Pod", "pods")
 MODEL_DEPLOYMENT = ResourceType(naming.API_VERSION, naming.KIND, naming.PLURAL)
+CLUSTER_KOPF_PEERING = ResourceType(
+    "kopf.dev/v1", "ClusterKopfPeering", "clusterkopfpeerings", namespaced=False
+)
+KOPF_PEERING = ResourceType("kopf.dev/v1", "KopfPeering", "kopfpeerings")
 
 CHILD_TYPES: tuple[ResourceType, ...] = (CONFIG_MAP, DEPLOYMENT, SERVICE, HTTP_ROUTE, HPA, SERVICE_MONITOR)
 """Every kind of child the operator creates, in apply order."""

@@ -43,3 +43,10 @@ class NotReady(InferenceError):
     """The model is still loading (or failed to load). HTTP 503."""
 
     status = 503
+
+
+class Overloaded(InferenceError):
+    """The model's queue is full: the client should retry later (HTTP 503 with ``Retry-After``)."""
+
+    status = 503
+    retry_after_seconds = 1

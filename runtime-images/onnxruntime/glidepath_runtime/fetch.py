@@ -1,66 +1,72 @@
-"""The model fetcher (``glidepath-runtime fetch``), run as an init container. Standard library only.
+"""The model fetcher (``glidepath-runtime fetch``), run as an init container.
 
-Downloads one ``http://``, ``https://`` or ``file://`` URI into a directory, keeping the URI's file name,
-and verifies its SHA-256 when one is given. The file appears under its final name only when complete
-and verified: the bytes go to a hidden temporary file in the same directory, which is renamed into place
-atomically (``os.replace``) and removed on any failure, so a retried init container never sees a
-partial or unverified model.
+Downloads what a model URI names into a directory, verifies its SHA-256, lays it out as the runtime expects
+and only then moves it into place::
+
+    fetch("s3://models/fraud/3/", Path("/mnt/models"), sha256="...", model_format="tensorflow", version="3")
+
+URIs: ``http(s)://`` (one file), ``s3://bucket/key``, ``gs://bucket/key``, ``file:///path``,
+``pvc://claim/path``; a key or path ending in ``/`` (or naming a directory) is fetched recursively.
+``.tar.gz``/``.tgz``/``.tar``/``.zip`` files are unpacked safely after the digest check. The digest is the
+file's SHA-256 for a single file or archive, and the tree digest (:mod:`glidepath_runtime.storage.digest`)
+for a directory.
+
+Everything is staged in a hidden directory inside ``dest`` (same filesystem), so a failure at any point
+leaves ``dest`` as it was, and the final moves are renames. Transient storage failures are retried with
+exponential backoff (:class:`~glidepath_runtime.storage.retry.RetryPolicy`); 403/404 and other client
+errors are not. Messages name the URI with userinfo and query values redacted. Credentials come only from
+the environment; see the backends in :mod:`glidepath_runtime.storage`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import http.client
+import functools
 import os
-import posixpath
 import re
+import shutil
 import tempfile
-import urllib.error
-import urllib.parse
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import Final
 
-from glidepath_runtime import __version__
+from glidepath_runtime.storage.archive import is_archive, unpack
+from glidepath_runtime.storage.base import Backend, Entry, Sink, SinkError
+from glidepath_runtime.storage.digest import check_relative_path, file_sha256, tree_digest
+from glidepath_runtime.storage.errors import (
+    REASON_FETCHED,
+    REASON_VERIFIED,
+    ChecksumMismatch,
+    FetchError,
+    FetchUsageError,
+    InvalidModel,
+    SourceError,
+    StorageError,
+)
+from glidepath_runtime.storage.layout import FORMATS, find_saved_model, install, single_directory
+from glidepath_runtime.storage.retry import RetriesExhausted, RetryPolicy, call_with_retry
+from glidepath_runtime.storage.uri import DEFAULT_PVC_ROOT, ENV_PVC_ROOT, SCHEMES, ModelURI, parse_uri
 
-#: URI schemes :func:`fetch` understands.
-SCHEMES: Final = ("http", "https", "file")
+__all__ = [
+    "FORMATS",
+    "SCHEMES",
+    "ChecksumMismatch",
+    "FetchError",
+    "FetchResult",
+    "FetchUsageError",
+    "InvalidModel",
+    "RetryPolicy",
+    "SourceError",
+    "fetch",
+    "normalize_sha256",
+]
 
-_CHUNK: Final = 1024 * 1024
+#: Prefix of the staging directory inside DEST; leftovers of a killed run are removed at start.
+STAGING_PREFIX: Final = ".glidepath-fetch-"
+#: TF Serving's version used when ``--format tensorflow`` gets no ``--version``.
+DEFAULT_TF_VERSION: Final = "1"
 _SHA256_RE: Final = re.compile(r"[0-9a-f]{64}")
-
-
-class FetchError(Exception):
-    """A fetch that failed; ``exit_code`` is the CLI's exit status for it."""
-
-    exit_code: int = 1
-
-
-class FetchUsageError(FetchError):
-    """Bad arguments: unsupported URI scheme, no file name in the URI, malformed digest. Exit 2."""
-
-    exit_code = 2
-
-
-class SourceError(FetchError):
-    """The URI could not be read completely (HTTP error, connection failure, missing file, truncated
-    body) or the destination could not be written. Exit 3."""
-
-    exit_code = 3
-
-
-class ChecksumMismatch(FetchError):
-    """The downloaded bytes' SHA-256 differs from the expected one. Exit 4."""
-
-    exit_code = 4
-
-    def __init__(self, uri: str, expected: str, actual: str) -> None:
-        super().__init__(f"sha256 mismatch for {uri}: expected {expected}, got {actual}")
-        self.expected = expected
-        self.actual = actual
+_VERSION_RE: Final = re.compile(r"[0-9]{1,18}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,16 +74,39 @@ class FetchResult:
     """A completed fetch.
 
     Attributes:
-        path: the file written, ``dest/<basename of the URI path>``.
-        sha256: its SHA-256, lowercase hex.
-        size: its size in bytes.
+        uri: the URI, redacted.
+        paths: what now sits in DEST: the file, the entries of a tree, or ``DEST/<version>``.
+        sha256: the digest compared with ``--sha256``: the file's (or archive's) SHA-256, or the tree digest.
+        digest_of: ``"file"``, ``"archive"`` or ``"tree"``.
+        files: number of files downloaded.
+        size: bytes downloaded.
         verified: whether ``sha256`` was checked against an expected digest.
     """
 
-    path: Path
+    uri: str
+    paths: tuple[Path, ...]
     sha256: str
+    digest_of: str
+    files: int
     size: int
     verified: bool
+
+    def message(self) -> str:
+        """The one-line outcome, ``Verified: sha256 <hex> of <uri> (...) -> <target>`` or ``Fetched: ...``
+        (same shape, not verified); see the README."""
+        what = {"file": "file", "archive": "archive", "tree": f"tree digest, {self.files} files"}[
+            self.digest_of
+        ]
+        if len(self.paths) == 1:
+            target = str(self.paths[0])
+        else:
+            target = f"{self.paths[0].parent} ({len(self.paths)} entries)"
+        if self.verified:
+            return f"{REASON_VERIFIED}: sha256 {self.sha256} of {self.uri} ({what}, {self.size} bytes) -> {target}"
+        return (
+            f"{REASON_FETCHED}: sha256 {self.sha256} of {self.uri} ({what}, {self.size} bytes; "
+            f"not verified: no --sha256 given) -> {target}"
+        )
 
 
 def normalize_sha256(digest: str) -> str:
@@ -88,111 +117,197 @@ def normalize_sha256(digest: str) -> str:
     """
     value = digest.strip().lower().removeprefix("sha256:")
     if not _SHA256_RE.fullmatch(value):
-        raise FetchUsageError(f"--sha256 must be 64 hex digits, got {digest!r}")
+        raise FetchUsageError(f"--sha256 must be 64 hex digits, got {digest[:80]!r}")
     return value
 
 
-def target_name(uri: str) -> str:
-    """The file name a URI is saved under: the percent-decoded last segment of its path.
-
-    Raises:
-        FetchUsageError: the URI's scheme is not one of :data:`SCHEMES`, or its path has no file name.
-    """
-    parts = urllib.parse.urlsplit(uri)
-    if parts.scheme.lower() not in SCHEMES:
-        raise FetchUsageError(
-            f"unsupported scheme {parts.scheme or '(none)'!r} in {uri}; supported: {', '.join(SCHEMES)}"
-        )
-    name = posixpath.basename(urllib.parse.unquote(parts.path))
-    if name in ("", ".", ".."):
-        raise FetchUsageError(f"URI {uri} has no file name in its path")
-    return name
-
-
-def fetch(uri: str, dest: Path, *, sha256: str | None = None, timeout: float = 60.0) -> FetchResult:
-    """Download ``uri`` into directory ``dest`` (created if missing), verifying ``sha256`` if given.
+def fetch(
+    uri: str,
+    dest: Path,
+    *,
+    sha256: str | None = None,
+    model_format: str = "onnx",
+    version: str | None = None,
+    timeout: float = 60.0,
+    retry: RetryPolicy | None = None,
+    env: Mapping[str, str] | None = None,
+    log: Callable[[str], None] = lambda _line: None,
+) -> FetchResult:
+    """Fetch ``uri`` into directory ``dest`` (created if missing), verifying ``sha256`` if given.
 
     Args:
-        uri: ``http://``, ``https://`` or ``file://`` (``file:///abs/path`` or ``file://localhost/...``).
-        dest: the target directory.
-        sha256: expected SHA-256 (hex, any case, optional ``sha256:`` prefix), or ``None`` to skip the
-            check (the digest is still computed and returned).
-        timeout: seconds to wait for the connection and for each read (HTTP only).
-
-    Returns:
-        Where the file went and its digest.
+        uri: see the module doc; may carry credentials (userinfo, a presigned query), never printed.
+        dest: the target directory; other entries in it are left alone, same-named ones replaced.
+        sha256: expected digest (hex, any case, optional ``sha256:`` prefix), or ``None`` to skip the check.
+        model_format: ``onnx`` (as is) or ``tensorflow`` (``dest/<version>/saved_model.pb``).
+        version: TF Serving version directory for ``tensorflow`` (digits; default ``1``); unused for onnx.
+        timeout: seconds to wait for a connection and for each read.
+        retry: how transient failures are retried (default :class:`RetryPolicy()`).
+        env: where credentials and endpoints are read (default ``os.environ``).
+        log: receives progress and retry lines (already free of credentials except what a caller adds).
 
     Raises:
-        FetchUsageError, SourceError, ChecksumMismatch: see their docs; on any failure nothing is left
-            in ``dest`` (an existing file of the same name is untouched).
+        FetchUsageError, SourceError, ChecksumMismatch, InvalidModel: see their docs. On any failure
+            ``dest`` is left as it was.
     """
+    env = os.environ if env is None else env
+    policy = retry or RetryPolicy()
     expected = normalize_sha256(sha256) if sha256 is not None else None
-    name = target_name(uri)
+    if model_format not in FORMATS:
+        raise FetchUsageError(f"--format must be one of {', '.join(FORMATS)}, got {model_format!r}")
+    if model_format == "tensorflow":
+        version = version or DEFAULT_TF_VERSION
+        if not _VERSION_RE.fullmatch(version):
+            raise FetchUsageError(
+                f"--version must be a number for --format tensorflow (TF Serving's version directories "
+                f"are integers), got {version[:40]!r}"
+            )
+    location = parse_uri(uri, env.get(ENV_PVC_ROOT) or DEFAULT_PVC_ROOT)
+    backend = _backend(location, env, timeout)
+    staging = _prepare(dest)
+    try:
+        return _run(location, backend, dest, staging, expected, model_format, version, policy, log)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _backend(location: ModelURI, env: Mapping[str, str], timeout: float) -> Backend:
+    try:
+        if location.scheme in ("file", "pvc"):
+            from glidepath_runtime.storage.local import LocalBackend
+
+            return LocalBackend(location)
+        if location.scheme in ("http", "https"):
+            from glidepath_runtime.storage.web import WebBackend, headers_from_env
+
+            return WebBackend(location, headers_from_env(env), timeout)
+        if location.scheme == "s3":
+            from glidepath_runtime.storage.s3 import S3Backend
+
+            return S3Backend(location, env, timeout)
+        from glidepath_runtime.storage.gcs import GCSBackend
+
+        return GCSBackend(location, env, timeout)
+    except StorageError as exc:
+        raise SourceError(f"cannot fetch {location.display}: {exc.cause}") from exc
+
+
+def _prepare(dest: Path) -> Path:
+    """Create ``dest`` if needed, remove stale staging directories, return a fresh one."""
     try:
         dest.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise SourceError(f"cannot create destination directory {dest}: {exc}") from exc
-    final = dest / name
-    hasher = hashlib.sha256()
-    size = 0
-    try:
-        fd, tmp_name = tempfile.mkstemp(dir=dest, prefix=f".{name}.", suffix=".part")
+        for stale in dest.glob(f"{STAGING_PREFIX}*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        return Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=dest))
     except OSError as exc:
         raise SourceError(f"cannot write to destination directory {dest}: {exc}") from exc
-    tmp = Path(tmp_name)
+
+
+def _run(
+    location: ModelURI,
+    backend: Backend,
+    dest: Path,
+    staging: Path,
+    expected: str | None,
+    model_format: str,
+    version: str | None,
+    policy: RetryPolicy,
+    log: Callable[[str], None],
+) -> FetchResult:
+    where = location.display
     try:
-        with os.fdopen(fd, "wb") as out, _open(uri, timeout) as (source, length):
-            while chunk := source.read(_CHUNK):
-                hasher.update(chunk)
-                out.write(chunk)
-                size += len(chunk)
-            if length is not None and size != length:
-                raise SourceError(f"{uri}: got {size} bytes, expected {length} (connection cut?)")
-            out.flush()
-            os.fsync(out.fileno())
-        actual = hasher.hexdigest()
-        if expected is not None and actual != expected:
-            raise ChecksumMismatch(uri, expected, actual)
-        tmp.chmod(0o644)
-        os.replace(tmp, final)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError | http.client.HTTPException):
-            raise SourceError(f"cannot fetch {uri} into {dest}: {exc}") from exc
-        raise
-    return FetchResult(final, actual, size, expected is not None)
-
-
-@contextmanager
-def _open(uri: str, timeout: float) -> Iterator[tuple[BinaryIO, int | None]]:
-    """Open ``uri`` for reading; yields the stream and the expected length when known.
-
-    Raises:
-        SourceError: HTTP status >= 400, connection failure, missing file.
-    """
-    parts = urllib.parse.urlsplit(uri)
-    scheme = parts.scheme.lower()
-    if scheme == "file":
-        if parts.netloc not in ("", "localhost"):
-            raise FetchUsageError(
-                f"file URI {uri} names host {parts.netloc!r}; only local files are supported"
-            )
-        path = urllib.request.url2pathname(urllib.parse.unquote(parts.path))
+        listing = call_with_retry(backend.list, policy, what=f"list {where}", log=log)
+    except RetriesExhausted as exc:
+        raise SourceError(f"cannot fetch {where}: {exc.describe()}") from exc
+    src = staging / "src"
+    src.mkdir()
+    digests: dict[str, str] = {}
+    size = 0
+    target = src
+    for entry in listing.entries:
+        segments = check_relative_path(entry.path, where)
+        target = src.joinpath(*segments)
+        rel = "/".join(segments)
+        if rel in digests:
+            raise InvalidModel(f"{where}: two objects map to the same path {rel!r}")
+        label = f"{where} (object {rel})" if listing.tree else where
         try:
-            stream: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed below
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as exc:
+            raise InvalidModel(f"{where}: {rel!r} conflicts with another object (file vs directory)") from exc
         except OSError as exc:
-            raise SourceError(f"cannot read {uri}: {exc}") from exc
-        with stream:
-            yield stream, None
-        return
-    request = urllib.request.Request(uri, headers={"User-Agent": f"glidepath-runtime/{__version__}"})
+            raise SinkError(f"cannot write to destination directory {dest}: {exc}") from exc
+        log(f"downloading {label}" + (f" ({entry.size} bytes)" if entry.size is not None else ""))
+        try:
+            call_with_retry(
+                functools.partial(_download, backend, entry, target), policy, what=f"GET {label}", log=log
+            )
+        except RetriesExhausted as exc:
+            raise SourceError(f"cannot fetch {label}: {exc.describe()}") from exc
+        digests[rel] = file_sha256(target)
+        size += target.stat().st_size
+
+    if listing.tree:
+        digest, digest_of = tree_digest(digests), "tree"
+    else:
+        digest = next(iter(digests.values()))
+        digest_of = "archive" if is_archive(listing.entries[0].path) else "file"
+    if expected is not None and digest != expected:
+        raise ChecksumMismatch(where, expected, digest, tree=listing.tree, files=len(digests))
+
+    tree = src
+    if digest_of == "archive":
+        tree = staging / "unpacked"
+        tree.mkdir()
+        unpack(target, tree, where)  # the one file downloaded
+        if model_format == "onnx":
+            tree = single_directory(tree)
+    if model_format == "tensorflow":
+        assert version is not None
+        staged = staging / "out"
+        staged.mkdir()
+        os.replace(find_saved_model(tree, where), staged / version)
+        names = [version]
+    else:
+        staged = tree
+        names = sorted(p.name for p in tree.iterdir())
+        if not names:
+            raise InvalidModel(f"{where}: the archive holds no files")
+    _normalize_modes(staged, names)
+    backup = staging / "replaced"
+    backup.mkdir()
     try:
-        response = urllib.request.urlopen(request, timeout=timeout)
-    except urllib.error.HTTPError as exc:
-        raise SourceError(f"cannot download {uri}: HTTP {exc.code} {exc.reason}") from exc
-    except (urllib.error.URLError, OSError) as exc:
-        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-        raise SourceError(f"cannot download {uri}: {reason}") from exc
-    with response:
-        header = response.headers.get("Content-Length")
-        yield response, int(header) if header and header.isdigit() else None
+        paths = install(staged, names, dest, backup)
+    except OSError as exc:
+        raise SinkError(f"cannot move the model into {dest}: {exc}") from exc
+    return FetchResult(where, tuple(paths), digest, digest_of, len(digests), size, expected is not None)
+
+
+def _download(backend: Backend, entry: Entry, target: Path) -> None:
+    """One download attempt of ``entry`` into ``target`` (truncated first)."""
+    try:
+        stream = target.open("wb")
+    except OSError as exc:
+        raise SinkError(f"cannot write {target}: {exc}") from exc
+    with stream:
+        sink = Sink(stream, str(target))
+        backend.download(entry, sink)
+        try:
+            stream.flush()
+            os.fsync(stream.fileno())
+        except OSError as exc:
+            raise SinkError(f"cannot write {target}: {exc}") from exc
+    if entry.size is not None and sink.written != entry.size:
+        raise StorageError(
+            f"truncated body: got {sink.written} of {entry.size} bytes (connection closed early)",
+            transient=True,
+        )
+
+
+def _normalize_modes(root: Path, names: list[str]) -> None:
+    """Files 0644, directories 0755: readable by the runtime whatever uid it has."""
+    for name in names:
+        top = root / name
+        paths = [top] if top.is_file() else [top, *top.rglob("*")]
+        for path in paths:
+            path.chmod(0o755 if path.is_dir() else 0o644)

@@ -17,6 +17,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from glidepath_runtime.config import AUTO_PROVIDERS, GRAPH_OPTIMIZATION_LEVELS, SessionSettings
 from glidepath_runtime.datatypes import V2_TO_NUMPY, ort_type_to_v2
 from glidepath_runtime.errors import BadRequest, NotReady
 
@@ -80,6 +81,11 @@ class TensorSpec:
             want in (-1, got) for want, got in zip(self.shape, shape, strict=True)
         )
 
+    @property
+    def batch_dim(self) -> bool:
+        """Whether the first dimension is dynamic, so tensors can be stacked along it."""
+        return len(self.shape) >= 1 and self.shape[0] == -1
+
 
 @dataclass(frozen=True, slots=True)
 class SkippedOutput:
@@ -114,24 +120,39 @@ class Model:
         name: the model name in URLs and responses.
         path: the ``.onnx`` file.
         version: the model version in URLs and responses, or ``None`` for an unversioned model.
-        intra_op_threads: ONNX Runtime intra-op thread count; ``None`` or 0 lets it choose (one per
-            core).
+        session: ONNX Runtime session options (threads, graph optimization, execution providers).
+        intra_op_threads: shorthand that overrides ``session.intra_op_threads``.
     """
 
     def __init__(
-        self, name: str, path: Path, version: str | None = None, *, intra_op_threads: int | None = None
+        self,
+        name: str,
+        path: Path,
+        version: str | None = None,
+        *,
+        session: SessionSettings | None = None,
+        intra_op_threads: int | None = None,
     ) -> None:
         self.name = name
         self.path = path
         self.version = version
-        self.intra_op_threads = intra_op_threads
+        settings = session or SessionSettings()
+        if intra_op_threads:
+            settings = SessionSettings(
+                intra_op_threads,
+                settings.inter_op_threads,
+                settings.graph_optimization_level,
+                settings.execution_providers,
+            )
+        self.settings = settings
         self.inputs: dict[str, TensorSpec] = {}
         self.outputs: dict[str, TensorSpec] = {}
         self.skipped_outputs: dict[str, SkippedOutput] = {}
+        self.providers: list[str] = []
         self.load_error: str | None = None
         self._session: Any = None
         self._lock = threading.Lock()
-        self._invalid_argument: type[Exception] = Exception
+        self._client_errors: tuple[type[Exception], ...] = ()
 
     @property
     def ready(self) -> bool:
@@ -166,12 +187,15 @@ class Model:
 
     def _load(self) -> None:
         import onnxruntime as ort
-        from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument
+        from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument, RuntimeException
 
+        settings = self.settings
         options = ort.SessionOptions()
-        if self.intra_op_threads:
-            options.intra_op_num_threads = self.intra_op_threads
-        session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        options.intra_op_num_threads = settings.resolved_intra_op_threads()
+        options.inter_op_num_threads = settings.resolved_inter_op_threads()
+        options.graph_optimization_level = _optimization_level(ort, settings.graph_optimization_level)
+        providers = resolve_providers(settings.execution_providers, ort.get_available_providers())
+        session = ort.InferenceSession(str(self.path), options, providers=providers)
         inputs: dict[str, TensorSpec] = {}
         for arg in session.get_inputs():
             datatype = ort_type_to_v2(arg.type)
@@ -190,16 +214,30 @@ class Model:
         if not outputs:
             raise ValueError(f"model {self.path} has no tensor output to serve")
         self.inputs, self.outputs, self.skipped_outputs = inputs, outputs, skipped
-        self._invalid_argument = InvalidArgument
+        self.providers = list(session.get_providers())
+        # Errors ONNX Runtime raises for inputs the graph cannot take (bad values or dims a node
+        # rejects): the client's mistake, answered 400. Anything else is a server problem.
+        self._client_errors = (InvalidArgument, RuntimeException)
         self._session = session
         log.info(
-            "loaded model %s version %s from %s: inputs %s, outputs %s",
+            "loaded model %s version %s from %s: inputs %s, outputs %s, providers %s, "
+            "intra-op threads %d, inter-op threads %d, graph optimization %s",
             self.name,
             self.version,
             self.path,
             [s.metadata() for s in inputs.values()],
             [s.metadata() for s in outputs.values()],
+            self.providers,
+            options.intra_op_num_threads,
+            options.inter_op_num_threads,
+            settings.graph_optimization_level,
         )
+
+    @property
+    def batchable(self) -> bool:
+        """Whether requests can be stacked into one execution: every input and output has a dynamic
+        first dimension."""
+        return bool(self.inputs) and all(s.batch_dim for s in [*self.inputs.values(), *self.outputs.values()])
 
     def check_outputs(self, names: Sequence[str]) -> None:
         """Check requested output names.
@@ -214,10 +252,8 @@ class Model:
                 raise BadRequest(f"requested {self.skipped_outputs[name].reason}")
             raise BadRequest(f"unknown output {name!r}; the model's outputs are {list(self.outputs)}")
 
-    def predict(
-        self, inputs: Mapping[str, Array], output_names: Sequence[str] | None = None
-    ) -> dict[str, Array]:
-        """Run the model.
+    def validate(self, inputs: Mapping[str, Array], output_names: Sequence[str] | None = None) -> list[str]:
+        """Check a request's arrays and output names against the model.
 
         Args:
             inputs: one array per model input, keyed by input name, with the input's numpy dtype and a
@@ -225,20 +261,19 @@ class Model:
             output_names: the outputs to compute; ``None`` for every tensor output.
 
         Returns:
-            The requested outputs keyed by name, in the order asked (model order when ``None``).
+            The output names to compute, in the order asked (model order when ``None``).
 
         Raises:
             NotReady: the model is not loaded.
-            BadRequest: an input is missing or unknown, has the wrong dtype or shape, an output name is
-                bad, or ONNX Runtime rejects the arguments.
+            BadRequest: an input is missing or unknown, has the wrong dtype or shape, or an output name
+                is bad.
         """
-        session = self._session
-        if session is None:
+        if self._session is None:
             raise NotReady(f"model {self.name!r} is not ready" + self._load_error_suffix())
         for name, spec in self.inputs.items():
-            if name not in inputs:
+            array = inputs.get(name)
+            if array is None:
                 raise BadRequest(f"missing input {name!r}; the model's inputs are {list(self.inputs)}")
-            array = inputs[name]
             if not _dtype_fits(array.dtype, spec.datatype):
                 raise BadRequest(
                     f"input {name!r}: numpy dtype {array.dtype} does not fit datatype {spec.datatype}"
@@ -251,13 +286,39 @@ class Model:
         if len(inputs) != len(self.inputs):
             unknown = sorted(set(inputs) - set(self.inputs))
             raise BadRequest(f"unknown input(s) {unknown}; the model's inputs are {list(self.inputs)}")
-        names = list(self.outputs) if output_names is None else list(output_names)
+        if output_names is None:
+            return list(self.outputs)
+        names = list(output_names)
         self.check_outputs(names)
+        if len(set(names)) != len(names):
+            raise BadRequest(f"an output is requested more than once: {names}")
+        return names
+
+    def run(self, inputs: Mapping[str, Array], output_names: Sequence[str]) -> list[Array]:
+        """Run the model on already validated inputs (see :meth:`validate`); thread-safe.
+
+        Returns:
+            One array per name in ``output_names``.
+
+        Raises:
+            NotReady: the model is not loaded.
+            BadRequest: ONNX Runtime rejects the inputs (a node cannot take their values or dims).
+        """
+        session = self._session
+        if session is None:
+            raise NotReady(f"model {self.name!r} is not ready" + self._load_error_suffix())
         try:
-            results = session.run(names, dict(inputs))
-        except self._invalid_argument as exc:
+            results: list[Array] = session.run(output_names, inputs)
+        except self._client_errors as exc:
             raise BadRequest(f"ONNX Runtime rejected the inputs: {exc}") from exc
-        return dict(zip(names, results, strict=True))
+        return results
+
+    def predict(
+        self, inputs: Mapping[str, Array], output_names: Sequence[str] | None = None
+    ) -> dict[str, Array]:
+        """:meth:`validate` then :meth:`run`; returns the outputs keyed by name in the order asked."""
+        names = self.validate(inputs, output_names)
+        return dict(zip(names, self.run(inputs, names), strict=True))
 
     def _load_error_suffix(self) -> str:
         return f": load failed: {self.load_error}" if self.load_error else " (loading)"
@@ -268,3 +329,39 @@ def _dtype_fits(dtype: np.dtype[Any], datatype: str) -> bool:
         return dtype.kind in "OU"
     expected = V2_TO_NUMPY.get(datatype)
     return expected is not None and dtype == expected
+
+
+def resolve_providers(requested: Sequence[str], available: Sequence[str]) -> list[str]:
+    """ONNX Runtime execution providers to ask for.
+
+    ``["auto"]`` means CUDA when the installed onnxruntime has it (the GPU build), then CPU. Named
+    providers are accepted with or without the ``ExecutionProvider`` suffix, case-insensitively
+    (``cuda`` -> ``CUDAExecutionProvider``).
+
+    Raises:
+        ValueError: a named provider is not available in this onnxruntime build.
+    """
+    if list(requested) in ([], [AUTO_PROVIDERS]):
+        preferred = [p for p in ("CUDAExecutionProvider",) if p in available]
+        return [*preferred, "CPUExecutionProvider"]
+    by_key = {p.lower().removesuffix("executionprovider"): p for p in available}
+    resolved = []
+    for name in requested:
+        provider = by_key.get(name.lower().removesuffix("executionprovider"))
+        if provider is None:
+            raise ValueError(
+                f"execution provider {name!r} is not available; this onnxruntime has {list(available)}"
+            )
+        resolved.append(provider)
+    return resolved
+
+
+def _optimization_level(ort: Any, level: str) -> Any:
+    if level not in GRAPH_OPTIMIZATION_LEVELS:
+        raise ValueError(f"graph optimization level {level!r} is not one of {GRAPH_OPTIMIZATION_LEVELS}")
+    return {
+        "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+        "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    }[level]
