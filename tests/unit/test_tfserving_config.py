@@ -1,15 +1,12 @@
 """The TF Serving config files the operator renders parse with TF Serving's own protobuf definitions.
 
 ModelServerConfig comes from the tensorflow-serving-api package; MonitoringConfig is not shipped in
-it, so its two-message .proto (tensorflow_serving/config/monitoring_config.proto) is compiled here
-with grpcio-tools."""
+it, so its two messages (tensorflow_serving/config/monitoring_config.proto) are declared here as a
+descriptor and built by protobuf's message factory, in a pool of their own."""
 
 from __future__ import annotations
 
-import importlib
-import sys
-from pathlib import Path
-from types import ModuleType
+from typing import Any
 
 import pytest
 from glidepath.api import PodSource, parse_spec
@@ -20,32 +17,32 @@ model_server_config_pb2 = pytest.importorskip(
     "tensorflow_serving.config.model_server_config_pb2", reason="tensorflow-serving-api not installed"
 )
 
-MONITORING_PROTO = """syntax = "proto3";
-package tensorflow.serving;
-message PrometheusConfig {
-  bool enable = 1;
-  string path = 2;
-}
-message MonitoringConfig {
-  PrometheusConfig prometheus_config = 1;
-}
-"""
 
+def monitoring_config_class() -> Any:
+    """tensorflow.serving.MonitoringConfig { PrometheusConfig prometheus_config = 1; } with
+    PrometheusConfig { bool enable = 1; string path = 2; } (proto3)."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
-def monitoring_pb2(tmp_path: Path) -> ModuleType:
-    protoc = pytest.importorskip("grpc_tools.protoc")
-    (tmp_path / "glidepath_monitoring_config.proto").write_text(MONITORING_PROTO)
-    assert (
-        protoc.main(
-            ["protoc", f"-I{tmp_path}", f"--python_out={tmp_path}", "glidepath_monitoring_config.proto"]
-        )
-        == 0
+    field = descriptor_pb2.FieldDescriptorProto
+    proto = descriptor_pb2.FileDescriptorProto(
+        name="tensorflow_serving/config/monitoring_config.proto",
+        package="tensorflow.serving",
+        syntax="proto3",
     )
-    sys.path.insert(0, str(tmp_path))
-    try:
-        return importlib.import_module("glidepath_monitoring_config_pb2")
-    finally:
-        sys.path.remove(str(tmp_path))
+    prometheus = proto.message_type.add(name="PrometheusConfig")
+    prometheus.field.add(name="enable", number=1, type=field.TYPE_BOOL, label=field.LABEL_OPTIONAL)
+    prometheus.field.add(name="path", number=2, type=field.TYPE_STRING, label=field.LABEL_OPTIONAL)
+    monitoring = proto.message_type.add(name="MonitoringConfig")
+    monitoring.field.add(
+        name="prometheus_config",
+        number=1,
+        type=field.TYPE_MESSAGE,
+        label=field.LABEL_OPTIONAL,
+        type_name=".tensorflow.serving.PrometheusConfig",
+    )
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(proto)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("tensorflow.serving.MonitoringConfig"))
 
 
 def files(version: str = "7") -> dict[str, str]:
@@ -67,9 +64,8 @@ def test_model_config_parses_as_model_server_config() -> None:
     assert list(model.model_version_policy.specific.versions) == [7]
 
 
-def test_monitoring_config_parses_as_monitoring_config(tmp_path: Path) -> None:
-    pb2 = monitoring_pb2(tmp_path)
-    config = text_format.Parse(files()["monitoring.config"], pb2.MonitoringConfig())
+def test_monitoring_config_parses_as_monitoring_config() -> None:
+    config = text_format.Parse(files()["monitoring.config"], monitoring_config_class()())
     assert config.prometheus_config.enable is True
     assert config.prometheus_config.path == "/monitoring/prometheus/metrics"
 

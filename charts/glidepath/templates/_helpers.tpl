@@ -162,10 +162,11 @@ Called with (dict "root" $ "clusterScope" BOOL): the ClusterRole gets the cluste
 - apiGroups: [kopf.dev]
   resources: [{{ $kind }}]
   verbs: [list, watch]
-# ... and patches keep-alives into the status of its own peering object only.
+# ... patches keep-alives into the status of its own peering object only, and reads that object
+# (get) so that its requeuer stays idle while kopf has paused this instance.
 - apiGroups: [kopf.dev]
   resources: [{{ $kind }}]
   resourceNames: [{{ $root.Values.peering.name }}]
-  verbs: [patch]
+  verbs: [get, patch]
 {{- end }}
 {{- end -}}
