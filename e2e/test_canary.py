@@ -28,7 +28,7 @@ from tests.support.cluster import NEVER_READY_ENV, LocalCluster, install_crd, th
 from tests.support.localpod import LocalPod
 from tests.support.operator import OperatorProcess
 from tests.support.prometheus import PrometheusServer
-from tests.support.walkthrough import CRD, free_port, http_json, model_server
+from tests.support.walkthrough import CRD, free_port, http_json, http_status, model_server
 
 MERGE = "application/merge-patch+json"
 
@@ -275,7 +275,7 @@ def run_track(
     url = f"http://127.0.0.1:{pod.ports[port]}"
     try:
         wait_for(
-            lambda: http_json("GET", f"{url}/v2/health/ready")[0] == 200,
+            lambda: http_status(f"{url}/v2/health/ready") == 200,
             timeout=60,
             what=f"{track} runtime ready",
         )

@@ -57,7 +57,7 @@ def test_demo_command_prints_a_prediction() -> None:
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert '"model_name": "classifier"' in out.stdout
-    assert "verified sha256" in out.stdout
+    assert "Verified: sha256" in out.stdout
     table = out.stdout.split("$ kubectl get md -n demo -o wide")[1]
     assert "classifier" in table
     assert "Healthy" in table

@@ -42,7 +42,11 @@ def _run(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {"standalone": True}
     if args.peering and not args.standalone:
         priority = random.randint(1, 2**31 - 1) if args.priority == "random" else int(args.priority)
-        identity = f"glidepath-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        # kopf's convention: the pod's name (env POD_ID) identifies the instance among peers
+        identity = (
+            os.environ.get("POD_ID")
+            or f"glidepath-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        )
         namespace = args.namespace[0] if args.namespace else None
         handlers.PEERING = handlers.Peering(args.peering, identity, priority, namespace)
         options = {"peering_name": args.peering, "priority": priority, "identity": identity}

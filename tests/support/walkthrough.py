@@ -154,7 +154,7 @@ def run(
     try:
         probe = runtime["readinessProbe"]["httpGet"]["path"]
         wait_for(
-            lambda: _status(url + probe) == 200, timeout=60, interval=0.2, what="runtime readiness probe"
+            lambda: http_status(url + probe) == 200, timeout=60, interval=0.2, what="runtime readiness probe"
         )
         inputs = sample_inputs(rows)
         request = {
@@ -195,7 +195,8 @@ def run(
     )
 
 
-def _status(url: str) -> int:
+def http_status(url: str) -> int:
+    """GET status code of `url`, 0 when nothing answers (connection refused, timeout)."""
     try:
         with urllib.request.urlopen(url, timeout=2) as resp:
             return int(resp.status)

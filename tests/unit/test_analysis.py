@@ -14,8 +14,8 @@ CTX = QueryContext(name="fraud", namespace="ml", track="canary", interval="1m")
 def test_builtin_error_rate_counts_every_non_2xx_of_the_canary() -> None:
     q = render_query(AnalysisMetric(name="error-rate", max=0.01), CTX)
     assert q == (
-        'sum(rate(glidepath_inference_requests_total{namespace="ml", model="fraud", '
-        'serving_glidepath_io_track="canary", code!~"2.."}[1m])) / '
+        '(sum(rate(glidepath_inference_requests_total{namespace="ml", model="fraud", '
+        'serving_glidepath_io_track="canary", code!~"2.."}[1m])) or vector(0)) / '
         'sum(rate(glidepath_inference_requests_total{namespace="ml", model="fraud", '
         'serving_glidepath_io_track="canary"}[1m]))'
     )

@@ -21,8 +21,8 @@ _TF_SELECTOR = 'namespace="{{ namespace }}", model_name="{{ name }}", ' + TRACK_
 BUILTIN_QUERIES: dict[str, dict[str, str]] = {
     "onnxruntime": {
         "error-rate": (
-            "sum(rate(glidepath_inference_requests_total{" + _SELECTOR + ', code!~"2.."}[{{ interval }}]))'
-            " / sum(rate(glidepath_inference_requests_total{" + _SELECTOR + "}[{{ interval }}]))"
+            "(sum(rate(glidepath_inference_requests_total{" + _SELECTOR + ', code!~"2.."}[{{ interval }}]))'
+            " or vector(0)) / sum(rate(glidepath_inference_requests_total{" + _SELECTOR + "}[{{ interval }}]))"
         ),
         "latency-p99": (
             "histogram_quantile(0.99, sum by (le) (rate(glidepath_inference_request_duration_seconds_bucket{"
@@ -34,8 +34,8 @@ BUILTIN_QUERIES: dict[str, dict[str, str]] = {
     # microseconds.
     "tfserving": {
         "error-rate": (
-            "sum(rate(:tensorflow:serving:request_count{" + _TF_SELECTOR + ', status!="OK"}[{{ interval }}]))'
-            " / sum(rate(:tensorflow:serving:request_count{" + _TF_SELECTOR + "}[{{ interval }}]))"
+            "(sum(rate(:tensorflow:serving:request_count{" + _TF_SELECTOR + ', status!="OK"}[{{ interval }}]))'
+            " or vector(0)) / sum(rate(:tensorflow:serving:request_count{" + _TF_SELECTOR + "}[{{ interval }}]))"
         ),
         "latency-p99": (
             "histogram_quantile(0.99, sum by (le) (rate(:tensorflow:serving:request_latency_bucket{"
@@ -45,7 +45,8 @@ BUILTIN_QUERIES: dict[str, dict[str, str]] = {
     },
 }
 """Per runtime: error-rate, the fraction of failed inference requests; latency-p99, seconds. Both over
-``interval``, for the canary track's pods of the ModelDeployment."""
+``interval``, for the canary track's pods of the ModelDeployment. No failed request means no failed
+series at all, hence ``or vector(0)``: zero errors is a figure; no requests at all stays no data."""
 
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
