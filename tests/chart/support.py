@@ -29,6 +29,7 @@ from typing import Any, Final
 import yaml
 
 from tests.support.cluster import LocalCluster, wait_for
+from tests.support.operator import stop_group
 
 REPO: Final = Path(__file__).resolve().parents[2]
 CHART: Final = REPO / "charts" / "glidepath"
@@ -303,14 +304,7 @@ class PodProcess:
 
     def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 20) -> int | None:
         """Signal the process group, wait, and return the exit code."""
-        if self.proc is None or self.proc.poll() is not None:
-            return None if self.proc is None else self.proc.returncode
-        os.killpg(self.proc.pid, sig)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            return self.proc.wait(timeout)
+        return stop_group(self.proc, sig, timeout)
 
     def log_text(self) -> str:
         """Everything the process printed so far."""

@@ -284,6 +284,8 @@ def _assets_metrics() -> set[str]:
 
 OPERATOR_METRICS = REPO / "operator" / "glidepath" / "metrics.py"
 RUNTIME_METRICS = REPO / "runtime-images" / "onnxruntime" / "glidepath_runtime" / "metrics.py"
+
+
 @pytest.mark.parametrize("metric", sorted(_assets_metrics()))
 def test_operator_exports_what_the_assets_read(metric: str) -> None:
     """Every metric the PrometheusRule and the dashboard query is defined by the operator or the runtime."""

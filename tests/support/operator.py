@@ -13,6 +13,19 @@ from types import TracebackType
 from tests.support.cluster import LocalCluster
 
 
+def stop_group(proc: subprocess.Popen[bytes] | None, sig: signal.Signals, timeout: float) -> int | None:
+    """Signal a process started with ``start_new_session`` and its group, wait ``timeout`` seconds
+    (then SIGKILL), and return its exit code; None if it never started."""
+    if proc is None or proc.poll() is not None:
+        return None if proc is None else proc.returncode
+    os.killpg(proc.pid, sig)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        return proc.wait(timeout)
+
+
 class OperatorProcess:
     """``python -m glidepath.cli run --standalone`` (all namespaces) with the cluster's kubeconfig.
 
@@ -48,14 +61,7 @@ class OperatorProcess:
 
     def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 15.0) -> int | None:
         """Send ``sig`` (SIGKILL to kill it mid-work), wait, and return the exit code."""
-        if self.proc is None or self.proc.poll() is not None:
-            return None if self.proc is None else self.proc.returncode
-        os.killpg(self.proc.pid, sig)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            return self.proc.wait(timeout)
+        return stop_group(self.proc, sig, timeout)
 
     def __enter__(self) -> OperatorProcess:
         return self.start()
