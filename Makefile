@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 CRD := crds/serving.glidepath.io_modeldeployments.yaml
-LINT_PATHS := operator runtime-images/onnxruntime/glidepath_runtime tests e2e examples hack
+LINT_PATHS := operator runtime-images/onnxruntime/glidepath_runtime tests e2e examples hack bench
 
 .PHONY: setup tools control-plane helm demo test test-unit lint crds verify-crds chart verify-chart clean
 

@@ -320,7 +320,10 @@ class Load:
                 continue
             url = self.urls[i % len(self.urls)]
             i += 1
-            code, _ = http_json("POST", f"{url}/v2/models/{self.model}/infer", self.body, timeout=5)
+            try:
+                code, _ = http_json("POST", f"{url}/v2/models/{self.model}/infer", self.body, timeout=5)
+            except OSError:  # a runtime that is shutting down refuses the connection
+                code = 0
             self.codes[code] = self.codes.get(code, 0) + 1
             time.sleep(0.01)
 

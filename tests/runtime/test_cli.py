@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import onnxruntime as ort
 
 from examples.models.generate import GeneratedModel, build
-from tests.runtime.harness import run_cli
+from tests.runtime.harness import free_port, run_cli
 
 
 def serve(model_dir: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -97,3 +98,32 @@ def test_console_script_is_installed() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("glidepath-runtime ")
+
+
+def test_serve_exits_1_when_an_explicit_grpc_port_is_taken(good_model: GeneratedModel) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        grpc_port = taken.getsockname()[1]
+        result = run_cli(
+            "serve",
+            "--model-name",
+            "m",
+            "--model-dir",
+            str(good_model.path.parent),
+            "--http-port",
+            str(free_port()),
+            "--grpc-port",
+            str(grpc_port),
+        )
+    assert result.returncode == 1
+    assert f"cannot listen: gRPC could not listen on 127.0.0.1:{grpc_port}" in result.stderr
+
+
+def test_serve_rejects_out_of_range_settings(good_model: GeneratedModel) -> None:
+    result = serve(good_model.path.parent, env={"GLIDEPATH_MAX_QUEUE_SIZE": "0"})
+    assert result.returncode == 2
+    assert "--max-queue-size 0 is out of range" in result.stderr
+    bad = run_cli("serve", "--model-name", "m", "--model-dir", "/tmp", "--extra-model", "nodir")
+    assert bad.returncode == 2
+    assert "--extra-model must be NAME[@VERSION]=DIR" in bad.stderr

@@ -22,6 +22,7 @@ from glidepath_runtime.errors import BadRequest, Overloaded
 from glidepath_runtime.metrics import RuntimeMetrics
 from glidepath_runtime.model import Model, resolve_providers
 from glidepath_runtime.scheduler import Scheduler
+from prometheus_client.parser import text_string_to_metric_families
 
 from examples.models.generate import GeneratedModel, sample_inputs
 from tests.runtime.harness import HOST, RuntimeProcess, http_request, start_runtime
@@ -308,3 +309,35 @@ def test_execution_providers() -> None:
     assert resolve_providers(["cpu"], available) == ["CPUExecutionProvider"]
     with pytest.raises(ValueError, match="'tensorrt' is not available"):
         resolve_providers(["tensorrt"], available)
+
+
+def test_overloaded_is_503_with_retry_after() -> None:
+    from glidepath_runtime.rest import _error
+
+    response = _error(Overloaded("model 'm' has 256 requests queued (the maximum); retry later"))
+    assert response.status == 503
+    assert response.headers == [(b"retry-after", b"1")]
+
+
+def test_metrics_cover_every_protocol_queue_batches_and_readiness(limited: RuntimeProcess) -> None:
+    assert limited.post(INFER, infer_bytes(sample_inputs(3))).status == 200
+    predict = limited.post("/v1/models/m:predict", {"instances": sample_inputs(2).tolist()})
+    assert predict.status == 200
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(limited.get("/metrics").body.decode())
+        for sample in family.samples
+    }
+
+    def value(name: str, **labels: str) -> float:
+        return samples[(name, tuple(sorted({"model": "m", "version": "1", **labels}.items())))]
+
+    assert value("glidepath_inference_requests_total", protocol="tfserving", code="200") >= 1
+    assert value("glidepath_inference_requests_total", protocol="grpc", code="200") == 0
+    assert value("glidepath_inference_requests_in_flight") == 0
+    assert value("glidepath_inference_queue_size") == 0
+    assert value("glidepath_model_ready") == 1
+    assert value("glidepath_inference_batch_size_count") >= 2
+    assert value("glidepath_inference_batch_size_sum") >= 5
+    assert value("glidepath_inference_queue_duration_seconds_bucket", le="+Inf") >= 2
+    assert value("glidepath_inference_request_duration_seconds_count", protocol="v2") >= 1

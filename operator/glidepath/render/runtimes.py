@@ -66,7 +66,7 @@ class RuntimeProfile:
         return f"/v1/models/{model}" if self.name == "tfserving" else "/v2/health/live"
 
 
-ONNXRUNTIME = RuntimeProfile("onnxruntime", naming.HTTP_PORT, None, "/metrics")
+ONNXRUNTIME = RuntimeProfile("onnxruntime", naming.HTTP_PORT, naming.GRPC_PORT, "/metrics")
 TFSERVING = RuntimeProfile(
     "tfserving", TFSERVING_REST_PORT, TFSERVING_GRPC_PORT, "/monitoring/prometheus/metrics"
 )

@@ -22,7 +22,9 @@ BUILTIN_QUERIES: dict[str, dict[str, str]] = {
     "onnxruntime": {
         "error-rate": (
             "(sum(rate(glidepath_inference_requests_total{" + _SELECTOR + ', code!~"2.."}[{{ interval }}]))'
-            " or vector(0)) / sum(rate(glidepath_inference_requests_total{" + _SELECTOR + "}[{{ interval }}]))"
+            " or vector(0)) / sum(rate(glidepath_inference_requests_total{"
+            + _SELECTOR
+            + "}[{{ interval }}]))"
         ),
         "latency-p99": (
             "histogram_quantile(0.99, sum by (le) (rate(glidepath_inference_request_duration_seconds_bucket{"
@@ -34,8 +36,12 @@ BUILTIN_QUERIES: dict[str, dict[str, str]] = {
     # microseconds.
     "tfserving": {
         "error-rate": (
-            "(sum(rate(:tensorflow:serving:request_count{" + _TF_SELECTOR + ', status!="OK"}[{{ interval }}]))'
-            " or vector(0)) / sum(rate(:tensorflow:serving:request_count{" + _TF_SELECTOR + "}[{{ interval }}]))"
+            "(sum(rate(:tensorflow:serving:request_count{"
+            + _TF_SELECTOR
+            + ', status!="OK"}[{{ interval }}]))'
+            " or vector(0)) / sum(rate(:tensorflow:serving:request_count{"
+            + _TF_SELECTOR
+            + "}[{{ interval }}]))"
         ),
         "latency-p99": (
             "histogram_quantile(0.99, sum by (le) (rate(:tensorflow:serving:request_latency_bucket{"

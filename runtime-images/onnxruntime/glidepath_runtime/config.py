@@ -116,6 +116,8 @@ class ServerSettings:
         host: listen address of HTTP and gRPC.
         http_port: HTTP port.
         grpc_port: gRPC port; 0 turns gRPC off.
+        grpc_required: whether failing to listen on ``grpc_port`` is fatal; when the port was not asked
+            for explicitly (the default 9000), the server logs an error and serves HTTP alone.
         max_body_bytes: larger request bodies get 413 (and gRPC messages RESOURCE_EXHAUSTED).
         max_queue_size: requests waiting for their model beyond this get 503 with ``Retry-After``.
         inline_run_seconds: a model execution expected to take less than this runs on the event loop
@@ -132,6 +134,7 @@ class ServerSettings:
     host: str = "0.0.0.0"
     http_port: int = 8080
     grpc_port: int = 9000
+    grpc_required: bool = True
     max_body_bytes: int = 64 * 1024 * 1024
     max_queue_size: int = 256
     inline_run_seconds: float = 0.001

@@ -112,7 +112,8 @@ class GrpcServer:
             served = self.service.find(request.model_name, request.model_version)
             self.service.require_loaded(served)
             decoded = grpc_v2.decode_infer_request(request, served.model.inputs)
-            outputs = await served.scheduler.submit(decoded.inputs, decoded.output_names)
+            result = served.scheduler.run_or_submit(decoded.inputs, decoded.output_names)
+            outputs = result if isinstance(result, dict) else await result
             request_id = decoded.id or _metadata(context, "x-request-id")
             model = served.model
             return grpc_v2.encode_infer_response(model.name, model.version, request_id, outputs, decoded.raw)

@@ -131,19 +131,29 @@ class RestRouter:
                 request.header(b"inference-header-content-length"), len(body)
             )
             decoded = v2.decode_infer_request(body, served.model.inputs, header_length)
-            future = served.scheduler.submit(decoded.inputs, decoded.output_names)
-        except InferenceError as exc:
+            result = served.scheduler.run_or_submit(decoded.inputs, decoded.output_names)
+        except Exception as exc:
             return _failed(metrics, PROTOCOL_V2, request, exc)
-        return Pending(future, functools.partial(self._v2_finish, served, request, decoded))
+        if isinstance(result, dict):
+            return self._v2_respond(served, request, decoded, result)
+        return Pending(result, functools.partial(self._v2_finish, served, request, decoded))
 
     def _v2_finish(
         self, served: ServedModel, request: Request, decoded: v2.InferRequest, future: asyncio.Future[Any]
     ) -> Response:
-        metrics = served.metrics
         if future.cancelled():
-            return _gone(metrics, PROTOCOL_V2, request)
+            return _gone(served.metrics, PROTOCOL_V2, request)
         try:
             outputs = future.result()
+        except Exception as exc:
+            return _failed(served.metrics, PROTOCOL_V2, request, exc)
+        return self._v2_respond(served, request, decoded, outputs)
+
+    def _v2_respond(
+        self, served: ServedModel, request: Request, decoded: v2.InferRequest, outputs: dict[str, Any]
+    ) -> Response:
+        metrics = served.metrics
+        try:
             model = served.model
             request_id = decoded.id if decoded.id is not None else request.request_id
             body, header_length = v2.encode_infer_response(
@@ -189,10 +199,12 @@ class RestRouter:
             served = self.service.find(name, version)
             self.service.require_loaded(served)
             decoded = tfserving.decode_predict_request(self._body(request), served.model.inputs)
-            future = served.scheduler.submit(decoded.inputs, None)
-        except InferenceError as exc:
+            result = served.scheduler.run_or_submit(decoded.inputs, None)
+        except Exception as exc:
             return _failed(metrics, PROTOCOL_TFSERVING, request, exc)
-        return Pending(future, functools.partial(self._v1_finish, served, request, decoded.row_format))
+        if isinstance(result, dict):
+            return self._v1_respond(served, request, decoded.row_format, result)
+        return Pending(result, functools.partial(self._v1_finish, served, request, decoded.row_format))
 
     def _v1_finish(
         self, served: ServedModel, request: Request, row_format: bool, future: asyncio.Future[Any]
@@ -200,7 +212,16 @@ class RestRouter:
         if future.cancelled():
             return _gone(served.metrics, PROTOCOL_TFSERVING, request)
         try:
-            body = tfserving.encode_predict_response(future.result(), row_format)
+            outputs = future.result()
+        except Exception as exc:
+            return _failed(served.metrics, PROTOCOL_TFSERVING, request, exc)
+        return self._v1_respond(served, request, row_format, outputs)
+
+    def _v1_respond(
+        self, served: ServedModel, request: Request, row_format: bool, outputs: dict[str, Any]
+    ) -> Response:
+        try:
+            body = tfserving.encode_predict_response(outputs, row_format)
         except Exception as exc:
             return _failed(served.metrics, PROTOCOL_TFSERVING, request, exc)
         return _succeeded(served.metrics, PROTOCOL_TFSERVING, request, Response(200, body))

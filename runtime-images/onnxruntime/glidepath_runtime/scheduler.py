@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 
 #: Weight of the newest measurement in the seconds-per-byte moving average.
 _EWMA_WEIGHT: Final = 0.2
+#: A measurement counts as at most this multiple of the current estimate.
+_MAX_STEP: Final = 4.0
 
 Outputs = dict[str, Array]
 Outcome = Outputs | BaseException
@@ -96,6 +98,7 @@ class Scheduler:
         self._timer: asyncio.TimerHandle | None = None
         self._seconds_per_byte: float | None = None
         self._batch_enabled: bool | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         metrics.track_queue_size(lambda: len(self._queue))
 
     @property
@@ -122,7 +125,19 @@ class Scheduler:
         return enabled
 
     def submit(self, inputs: dict[str, Array], output_names: Sequence[str] | None) -> asyncio.Future[Outputs]:
-        """Validate a request and queue it; the returned future resolves to its outputs by name.
+        """Like :meth:`run_or_submit`, always as a future."""
+        result = self.run_or_submit(inputs, output_names)
+        if isinstance(result, dict):
+            future: asyncio.Future[Outputs] = self._running_loop().create_future()
+            future.set_result(result)
+            return future
+        return result
+
+    def run_or_submit(
+        self, inputs: dict[str, Array], output_names: Sequence[str] | None
+    ) -> Outputs | asyncio.Future[Outputs]:
+        """Validate a request, then run it at once when nothing is queued or running and it is
+        expected to be quick (returns its outputs by name), else queue it (returns a future of them).
 
         Raises:
             NotReady: the model is not loaded.
@@ -131,7 +146,7 @@ class Scheduler:
             Overloaded: the queue is full.
         """
         names = self.model.validate(inputs, output_names)
-        loop = asyncio.get_running_loop()
+        loop = self._running_loop()
         batching = self._batching_on()
         first = next(iter(inputs.values()))
         rows = first.shape[0] if first.ndim and self.model.batchable else 1
@@ -151,12 +166,17 @@ class Scheduler:
                 f"model {self.model.name!r} has {len(self._queue)} requests queued (the maximum); retry later"
             )
         nbytes = sum(a.nbytes for a in inputs.values())
-        job = Job(inputs, names, rows, nbytes, key, time.perf_counter(), loop.create_future())
         if not batching and not self._queue and not self._busy and self._inline(nbytes):
-            # Nothing to wait for or batch with: run now, saving two trips through the event loop.
+            # Nothing to wait for or batch with: run now, without a future or a trip through the loop.
             self.metrics.queued(0.0)
-            self._finish([job], *self._execute([job]))
-            return job.future
+            start = time.perf_counter()
+            try:
+                results = self.model.run(inputs, names)
+            finally:
+                self.metrics.executed(rows)
+                self._measured(time.perf_counter() - start, nbytes)
+            return dict(zip(names, results, strict=True))
+        job = Job(inputs, names, rows, nbytes, key, time.perf_counter(), loop.create_future())
         self._queue.append(job)
         if not self._scheduled and not self._busy:
             self._scheduled = True
@@ -174,11 +194,18 @@ class Scheduler:
             if batch is None:
                 return
             if self._inline(sum(job.nbytes for job in batch)):
-                self._finish(batch, *self._execute(batch))
+                self._finish(batch, *self._execute(batch, threaded=False))
                 continue
             self._busy = True
-            future = asyncio.get_running_loop().run_in_executor(self._executor, self._execute, batch)
+            future = self._running_loop().run_in_executor(self._executor, self._execute, batch, True)
             future.add_done_callback(lambda f, batch=batch: self._threaded_done(batch, f))  # type: ignore[misc]
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop, remembered: ``asyncio.get_running_loop()`` costs a ``getpid()`` system call."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            loop = self._loop = asyncio.get_running_loop()
+        return loop
 
     def _inline(self, nbytes: int) -> bool:
         """Whether an execution over ``nbytes`` input bytes is expected to be quick enough for the loop."""
@@ -196,7 +223,7 @@ class Scheduler:
         self._finish(batch, outcomes, executions)
         if self._queue and not self._scheduled:
             self._scheduled = True
-            asyncio.get_running_loop().call_soon(self._drain)
+            self._running_loop().call_soon(self._drain)
 
     def _on_timer(self) -> None:
         self._timer = None
@@ -228,7 +255,7 @@ class Scheduler:
             wait = head.enqueued + self.batching.max_queue_delay_us / 1e6 - now
             if wait > 0:
                 if self._timer is None:
-                    self._timer = asyncio.get_running_loop().call_later(wait, self._on_timer)
+                    self._timer = self._running_loop().call_later(wait, self._on_timer)
                 return None
         if self._timer is not None:
             self._timer.cancel()
@@ -251,24 +278,34 @@ class Scheduler:
 
     # --- on the event loop (inline) or the worker thread -----------------------------------------
 
-    def _execute(self, batch: list[Job]) -> tuple[list[Outcome], list[int]]:
+    def _execute(self, batch: list[Job], threaded: bool) -> tuple[list[Outcome], list[int]]:
         """Run a batch: one outcome (outputs or the exception) per job, in order, and the rows of each
         model execution (for the metrics, recorded on the loop)."""
-        # CPU time of this thread, not wall time: in the worker thread, wall time includes waiting for
-        # the GIL after ONNX Runtime returns (up to the 5 ms switch interval while the loop is busy),
-        # which would make a fast model look slow and keep it off the loop.
-        start = time.thread_time()
+        # In the worker thread: CPU time of the thread, not wall time, which includes waiting for the
+        # GIL after ONNX Runtime returns (up to the 5 ms switch interval while the loop is busy) and
+        # would make a fast model look slow and keep it off the loop. On the loop: wall time (the
+        # thread CPU clock is a system call that can cost microseconds in a VM).
+        clock = time.thread_time if threaded else time.perf_counter
+        start = clock()
         executions: list[int] = []
         if len(batch) == 1:
             outcomes = [self._run_one(batch[0], executions)]
         else:
             outcomes = self._run_combined(batch, executions)
-        elapsed = time.thread_time() - start
-        nbytes = max(1, sum(job.nbytes for job in batch))
-        rate = elapsed / nbytes
-        previous = self._seconds_per_byte
-        self._seconds_per_byte = rate if previous is None else previous + _EWMA_WEIGHT * (rate - previous)
+        self._measured(clock() - start, sum(job.nbytes for job in batch))
         return outcomes, executions
+
+    def _measured(self, elapsed: float, nbytes: int) -> None:
+        """Fold one execution's time into the seconds-per-byte estimate."""
+        rate = elapsed / max(1, nbytes)
+        previous = self._seconds_per_byte
+        if previous is None:
+            self._seconds_per_byte = rate
+        else:
+            # One slow sample (the process was preempted mid-run, a page fault) moves the estimate by
+            # at most _MAX_STEP x: a fast model must not flap over to the thread on a noisy node.
+            rate = min(rate, previous * _MAX_STEP)
+            self._seconds_per_byte = previous + _EWMA_WEIGHT * (rate - previous)
 
     def _run_one(self, job: Job, executions: list[int]) -> Outcome:
         executions.append(job.rows)

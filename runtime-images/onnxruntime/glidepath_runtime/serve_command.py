@@ -27,7 +27,6 @@ DEFAULT_GRPC_PORT: Final = 9000
 
 #: (flag, variable, type, default, help) of the settings beyond the model's identity.
 _SETTINGS: Final[list[tuple[str, str, type, str, str]]] = [
-    ("--grpc-port", "GLIDEPATH_GRPC_PORT", int, str(DEFAULT_GRPC_PORT), "gRPC port; 0 turns gRPC off"),
     (
         "--max-batch-size",
         "GLIDEPATH_MAX_BATCH_SIZE",
@@ -136,6 +135,13 @@ def add_arguments(serve: argparse.ArgumentParser) -> None:
         default=os.environ.get("GLIDEPATH_HTTP_PORT", str(DEFAULT_HTTP_PORT)),
         help="HTTP port (default %(default)s; $GLIDEPATH_HTTP_PORT)",
     )
+    serve.add_argument(
+        "--grpc-port",
+        type=int,
+        default=os.environ.get("GLIDEPATH_GRPC_PORT"),
+        help=f"gRPC port; 0 turns gRPC off (default {DEFAULT_GRPC_PORT}, and then a port already taken only "
+        "logs an error; given explicitly, it is fatal; $GLIDEPATH_GRPC_PORT)",
+    )
     for flag, variable, kind, default, text in _SETTINGS:
         serve.add_argument(
             flag,
@@ -163,6 +169,9 @@ def settings_from(args: argparse.Namespace) -> ServerSettings:
     Raises:
         ValueError: a value is out of range (the message names the flag).
     """
+    grpc_required = args.grpc_port is not None
+    if args.grpc_port is None:
+        args.grpc_port = DEFAULT_GRPC_PORT
     checks = [
         (args.http_port, "--http-port", 0 <= args.http_port <= 65535),
         (args.grpc_port, "--grpc-port", 0 <= args.grpc_port <= 65535),
@@ -193,6 +202,7 @@ def settings_from(args: argparse.Namespace) -> ServerSettings:
         host=os.environ.get(ENV_HTTP_HOST) or DEFAULT_HTTP_HOST,
         http_port=args.http_port,
         grpc_port=args.grpc_port,
+        grpc_required=grpc_required,
         max_body_bytes=args.max_body_bytes,
         max_queue_size=args.max_queue_size,
         inline_run_seconds=args.inline_run_ms / 1000,

@@ -101,9 +101,15 @@ class Server:
             grpc_server = GrpcServer(service, settings.max_body_bytes)
             try:
                 await grpc_server.start(settings.host, settings.grpc_port)
-            except OSError:
-                http.close()
-                raise
+            except OSError as exc:
+                if settings.grpc_required:
+                    http.close()
+                    raise
+                log.error(
+                    "serving HTTP only: %s (pass --grpc-port to make this fatal, 0 to turn gRPC off)", exc
+                )
+                await grpc_server.stop(0)
+                grpc_server = None
         log.info(
             "listening on %s: HTTP port %d, gRPC port %s",
             settings.host,

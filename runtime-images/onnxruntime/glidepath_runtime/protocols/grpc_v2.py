@@ -150,6 +150,10 @@ def decode_infer_request(request: Any, specs: Mapping[str, TensorSpec]) -> GrpcI
     return GrpcInferRequest(request.id, arrays, names, bool(raw_contents))
 
 
+#: The widest numpy type of each kind: typed contents are read into it, range-checked, then narrowed.
+_WIDE: Final = {"f": np.float64, "i": np.int64, "u": np.uint64, "b": np.bool_}
+
+
 def _from_contents(name: str, tensor: Any, datatype: str, shape: list[int]) -> Array:
     field = CONTENTS_FIELD.get(datatype)
     dtype: np.dtype[Any] | None = V2_TO_NUMPY.get(datatype)
@@ -167,9 +171,7 @@ def _from_contents(name: str, tensor: Any, datatype: str, shape: list[int]) -> A
         except UnicodeDecodeError as exc:
             raise BadRequest(f"input {name!r}: a BYTES element is not valid UTF-8: {exc}") from exc
         return np.array(items, dtype=np.object_).reshape(shape)
-    wide = np.array(
-        values, dtype=np.float64 if dtype.kind == "f" else np.int64 if dtype.kind == "i" else None
-    )
+    wide = np.array(values, dtype=_WIDE.get(dtype.kind))
     if dtype.kind in "iu" and wide.size:
         info = np.iinfo(dtype)
         if wide.min() < info.min or wide.max() > info.max:
