@@ -29,6 +29,7 @@ import functools
 import logging
 import time
 import zlib
+from collections.abc import Callable
 from typing import Any, Final
 
 from glidepath_runtime import openapi
@@ -136,18 +137,8 @@ class RestRouter:
             return _failed(metrics, PROTOCOL_V2, request, exc)
         if isinstance(result, dict):
             return self._v2_respond(served, request, decoded, result)
-        return Pending(result, functools.partial(self._v2_finish, served, request, decoded))
-
-    def _v2_finish(
-        self, served: ServedModel, request: Request, decoded: v2.InferRequest, future: asyncio.Future[Any]
-    ) -> Response:
-        if future.cancelled():
-            return _gone(served.metrics, PROTOCOL_V2, request)
-        try:
-            outputs = future.result()
-        except Exception as exc:
-            return _failed(served.metrics, PROTOCOL_V2, request, exc)
-        return self._v2_respond(served, request, decoded, outputs)
+        respond = functools.partial(self._v2_respond, served, request, decoded)
+        return Pending(result, functools.partial(_finish, served, request, PROTOCOL_V2, respond))
 
     def _v2_respond(
         self, served: ServedModel, request: Request, decoded: v2.InferRequest, outputs: dict[str, Any]
@@ -204,18 +195,8 @@ class RestRouter:
             return _failed(metrics, PROTOCOL_TFSERVING, request, exc)
         if isinstance(result, dict):
             return self._v1_respond(served, request, decoded.row_format, result)
-        return Pending(result, functools.partial(self._v1_finish, served, request, decoded.row_format))
-
-    def _v1_finish(
-        self, served: ServedModel, request: Request, row_format: bool, future: asyncio.Future[Any]
-    ) -> Response:
-        if future.cancelled():
-            return _gone(served.metrics, PROTOCOL_TFSERVING, request)
-        try:
-            outputs = future.result()
-        except Exception as exc:
-            return _failed(served.metrics, PROTOCOL_TFSERVING, request, exc)
-        return self._v1_respond(served, request, row_format, outputs)
+        respond = functools.partial(self._v1_respond, served, request, decoded.row_format)
+        return Pending(result, functools.partial(_finish, served, request, PROTOCOL_TFSERVING, respond))
 
     def _v1_respond(
         self, served: ServedModel, request: Request, row_format: bool, outputs: dict[str, Any]
@@ -273,6 +254,24 @@ def _failed(metrics: ModelMetrics, protocol: str, request: Request, exc: BaseExc
     metrics.finished()
     metrics.observe(protocol, response.status, time.perf_counter() - request.start)
     return response
+
+
+def _finish(
+    served: ServedModel,
+    request: Request,
+    protocol: str,
+    respond: Callable[[dict[str, Any]], Response],
+    future: asyncio.Future[Any],
+) -> Response:
+    """Answer an inference that ran off the event loop: 499 when the client left, the error when it
+    failed, else ``respond(outputs)``."""
+    if future.cancelled():
+        return _gone(served.metrics, protocol, request)
+    try:
+        outputs = future.result()
+    except Exception as exc:
+        return _failed(served.metrics, protocol, request, exc)
+    return respond(outputs)
 
 
 def _gone(metrics: ModelMetrics, protocol: str, request: Request) -> Response:
