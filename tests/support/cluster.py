@@ -126,6 +126,25 @@ def install_crd(cluster: LocalCluster, path: Path) -> None:
         return got.returncode == 0 and got.stdout.strip() == "True"
 
     wait_for(established, timeout=60, interval=0.2, what=f"CRD {path.name} Established")
+    # Established comes before discovery lists the new resource (the discovery controller catches up
+    # asynchronously); wait for discovery too, as clients that check it first would see otherwise.
+    for doc in yaml.safe_load_all(path.read_text()):
+        if not doc or doc.get("kind") != "CustomResourceDefinition":
+            continue
+        spec = doc["spec"]
+        for version in spec["versions"]:
+            if version.get("served", True):
+                _wait_discovered(cluster, f"{spec['group']}/{version['name']}", spec["names"]["plural"])
+
+
+def _wait_discovered(cluster: LocalCluster, group_version: str, plural: str) -> None:
+    def listed() -> bool:
+        got = cluster.kubectl("get", "--raw", f"/apis/{group_version}", check=False)
+        if got.returncode != 0:
+            return False
+        return any(r.get("name") == plural for r in json.loads(got.stdout).get("resources") or [])
+
+    wait_for(listed, timeout=60, interval=0.2, what=f"{plural}.{group_version} in discovery")
 
 
 def third_party_crd(name: str, file: str) -> Path:
