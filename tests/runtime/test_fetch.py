@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
+import shutil
 import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
-from tests.runtime.harness import HOST, run_cli
+from examples.models.generate import GeneratedModel, sample_inputs
+from tests.runtime.harness import HOST, run_cli, start_runtime
+from tests.runtime.test_clients import expected
+from tests.runtime.test_serving import infer_bytes
+from tests.storage.samples import shell_tree_digest
 
 PAYLOAD = b"pretend this is an ONNX model\n" * 1000
 DIGEST = hashlib.sha256(PAYLOAD).hexdigest()
@@ -144,3 +151,34 @@ def test_usage_errors_exit_2(tmp_path: Path, uri: str, sha256: str | None, messa
     assert log.read_text().startswith("InvalidArgument: ")
     assert message in log.read_text()
     assert not (tmp_path / "dest").exists()
+
+
+def test_model_on_a_claim_is_served_in_place(good_model: GeneratedModel, tmp_path: Path) -> None:
+    """pvc://: the fetcher verifies the model on the read-only claim and links it into the model
+    directory; the runtime serves it through the link and predicts what onnxruntime does in-process."""
+    mounts = tmp_path / "mnt-pvc"
+    model_dir = mounts / "model-store" / "classifier" / "3"
+    model_dir.mkdir(parents=True)
+    shutil.copy(good_model.path, model_dir / "model.onnx")
+    for path in (model_dir / "model.onnx", model_dir, model_dir.parent, model_dir.parent.parent):
+        path.chmod(0o444 if path.is_file() else 0o555)  # as a readOnly claim mount is
+    dest = tmp_path / "models"
+    uri = "pvc://model-store/classifier/3/"
+    fetched = run_cli(
+        "fetch",
+        uri,
+        str(dest),
+        "--sha256",
+        shell_tree_digest(model_dir),
+        env={"GLIDEPATH_PVC_ROOT": str(mounts)},
+    )
+    assert fetched.returncode == 0, fetched.stderr
+    assert (dest / "model.onnx").is_symlink()
+    rows = sample_inputs(5)
+    with start_runtime(dest, "classifier", "3", tmp_path / "runtime.log") as server:
+        response = server.post("/v2/models/classifier/infer", json.loads(infer_bytes(rows)))
+    assert response.status == 200, response.body
+    outputs = {o["name"]: o["data"] for o in response.json()["outputs"]}
+    want = expected(good_model, rows)
+    assert outputs["label"] == want["label"].tolist()
+    np.testing.assert_allclose(outputs["probabilities"], want["probabilities"].reshape(-1), rtol=1e-6)

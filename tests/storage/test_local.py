@@ -12,10 +12,19 @@ from tests.storage.conftest import assert_failed, fetch_cli
 from tests.storage.samples import TREE, sha256, shell_tree_digest, tar_gz, write_tree
 
 
-def test_pvc_uri_resolves_under_the_mount_root(tmp_path: Path) -> None:
+def _read_only(root: Path) -> None:
+    """Make a tree read-only, as a claim mounted readOnly is (restored by pytest's tmp_path cleanup)."""
+    for path in [root, *root.rglob("*")]:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+
+
+def test_pvc_directory_is_verified_and_served_in_place(tmp_path: Path) -> None:
+    """Nothing is copied: DEST gets one symlink per entry of the claim's directory, and the digest is
+    the tree digest of what the claim holds."""
     mounts = tmp_path / "mnt-pvc"
-    write_tree(mounts / "models-claim" / "fraud" / "3", TREE)
-    expected = shell_tree_digest(mounts / "models-claim" / "fraud" / "3")
+    model = write_tree(mounts / "models-claim" / "fraud" / "3", TREE)
+    _read_only(mounts)
+    expected = shell_tree_digest(model)
     dest = tmp_path / "dest"
     uri = "pvc://models-claim/fraud/3"
     result = fetch_cli(
@@ -25,17 +34,27 @@ def test_pvc_uri_resolves_under_the_mount_root(tmp_path: Path) -> None:
     assert result.termination.startswith(
         f"Verified: sha256 {expected} of {uri} (tree digest, {len(TREE)} files"
     )
-    assert shell_tree_digest(dest) == expected
+    assert result.termination.rstrip().endswith(", served in place")
+    tops = sorted({rel.split("/")[0] for rel in TREE})
+    assert sorted(os.listdir(dest)) == tops
+    for name in tops:
+        assert (dest / name).is_symlink()
+        assert os.readlink(dest / name) == str(model / name)
+    for rel, data in TREE.items():
+        assert (dest / rel).read_bytes() == data
+        assert (dest / rel).samefile(model / rel)
 
 
-def test_pvc_single_file_and_missing_path(tmp_path: Path) -> None:
+def test_pvc_single_file_is_linked_and_a_missing_path_fails(tmp_path: Path) -> None:
     mounts = tmp_path / "mnt-pvc"
     write_tree(mounts / "claim", {"m/model.onnx": b"onnx"})
+    _read_only(mounts)
     env = {"GLIDEPATH_PVC_ROOT": str(mounts)}
     ok = fetch_cli(
         tmp_path, "pvc://claim/m/model.onnx", str(tmp_path / "ok"), "--sha256", sha256(b"onnx"), env=env
     )
     assert ok.returncode == 0, ok.all_output()
+    assert os.readlink(tmp_path / "ok" / "model.onnx") == str(mounts / "claim" / "m" / "model.onnx")
     assert (tmp_path / "ok" / "model.onnx").read_bytes() == b"onnx"
     uri = "pvc://claim/m/absent.onnx"
     missing = fetch_cli(tmp_path, uri, str(tmp_path / "dest"), env=env)
@@ -47,6 +66,70 @@ def test_pvc_single_file_and_missing_path(tmp_path: Path) -> None:
         causes=[f"no such file or directory: {mounts}/claim/m/absent.onnx", "(not retried)"],
         dest=tmp_path / "dest",
     )
+
+
+def test_pvc_checksum_mismatch_links_nothing(tmp_path: Path) -> None:
+    mounts = tmp_path / "mnt-pvc"
+    write_tree(mounts / "claim", {"m/model.onnx": b"tampered"})
+    dest = write_tree(tmp_path / "dest", {"model.onnx": b"previous"})
+    uri = "pvc://claim/m/model.onnx"
+    result = fetch_cli(
+        tmp_path, uri, str(dest), "--sha256", sha256(b"onnx"), env={"GLIDEPATH_PVC_ROOT": str(mounts)}
+    )
+    assert_failed(
+        result,
+        exit_code=4,
+        reason="ChecksumMismatch",
+        uri=uri,
+        causes=[sha256(b"onnx"), sha256(b"tampered")],
+        dest=dest,
+        keep=["model.onnx"],
+    )
+    assert not (dest / "model.onnx").is_symlink()
+    assert (dest / "model.onnx").read_bytes() == b"previous"
+
+
+def test_pvc_archive_is_unpacked_into_dest(tmp_path: Path) -> None:
+    """An archive cannot be served in place: it is unpacked into DEST like one from any other scheme."""
+    mounts = tmp_path / "mnt-pvc"
+    archive = tar_gz({"model.onnx": b"packed"})
+    write_tree(mounts / "claim", {"model.tar.gz": archive})
+    dest = tmp_path / "dest"
+    result = fetch_cli(
+        tmp_path,
+        "pvc://claim/model.tar.gz",
+        str(dest),
+        "--sha256",
+        sha256(archive),
+        env={"GLIDEPATH_PVC_ROOT": str(mounts)},
+    )
+    assert result.returncode == 0, result.all_output()
+    assert "served in place" not in result.termination
+    assert not (dest / "model.onnx").is_symlink()
+    assert (dest / "model.onnx").read_bytes() == b"packed"
+
+
+def test_pvc_tensorflow_version_links_to_the_saved_model(tmp_path: Path) -> None:
+    mounts = tmp_path / "mnt-pvc"
+    claim = write_tree(
+        mounts / "claim", {"export/1/saved_model.pb": b"pb", "export/1/variables/variables.index": b"i"}
+    )
+    _read_only(mounts)
+    dest = tmp_path / "dest"
+    result = fetch_cli(
+        tmp_path,
+        "pvc://claim/export/",
+        str(dest),
+        "--format",
+        "tensorflow",
+        "--version",
+        "42",
+        env={"GLIDEPATH_PVC_ROOT": str(mounts)},
+    )
+    assert result.returncode == 0, result.all_output()
+    assert os.listdir(dest) == ["42"]
+    assert os.readlink(dest / "42") == str(claim / "export" / "1")
+    assert (dest / "42" / "variables" / "variables.index").read_bytes() == b"i"
 
 
 @pytest.mark.parametrize(

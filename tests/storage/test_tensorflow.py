@@ -1,10 +1,11 @@
-"""A real SavedModel (built with tensorflow-cpu) fetched from an S3 prefix, a .tar.gz over HTTP and a .zip
-from GCS, laid out as TF Serving expects (``<base>/<version>/saved_model.pb`` + ``variables/``), and loaded
-back with ``tf.saved_model.load``. Skipped where TensorFlow is not importable; CI installs it."""
+"""A real SavedModel (built with tensorflow-cpu) fetched from an S3 prefix, a .tar.gz over HTTP, a .zip
+from GCS and in place from a claim, laid out as TF Serving expects (``<base>/<version>/saved_model.pb`` +
+``variables/``), and loaded back with ``tf.saved_model.load``. Skipped where TensorFlow is not importable; CI installs it."""
 
 from __future__ import annotations
 
 import io
+import shutil
 import tarfile
 import zipfile
 from pathlib import Path
@@ -73,6 +74,22 @@ def test_from_an_s3_directory_prefix(
     result = fetch_cli(tmp_path, f"s3://{BUCKET}/tf/linear/", str(dest), *args, env=s3.env())
     assert result.returncode == 0, result.all_output()
     assert result.termination.endswith(f"-> {dest / VERSION}\n")
+    _assert_loads(tf, dest)
+
+
+def test_from_a_claim_served_in_place(tf: Any, saved_model: Path, tmp_path: Path) -> None:
+    """pvc://: ``<version>`` is a link to the SavedModel on the (read-only) claim, and TensorFlow loads
+    through it."""
+    mounts = tmp_path / "mnt-pvc"
+    shutil.copytree(saved_model, mounts / "claim" / "linear")
+    dest = tmp_path / "models"
+    args = ["--format", "tensorflow", "--version", VERSION, "--sha256", shell_tree_digest(saved_model)]
+    result = fetch_cli(
+        tmp_path, "pvc://claim/linear/", str(dest), *args, env={"GLIDEPATH_PVC_ROOT": str(mounts)}
+    )
+    assert result.returncode == 0, result.all_output()
+    assert (dest / VERSION).is_symlink()
+    assert (dest / VERSION).resolve() == mounts / "claim" / "linear"
     _assert_loads(tf, dest)
 
 

@@ -324,17 +324,18 @@ def test_tfserving_pod_config_and_monitoring() -> None:
     assert sm["spec"]["endpoints"][0]["path"] == "/monitoring/prometheus/metrics"
 
 
-def test_pvc_model_is_mounted_read_only_on_the_fetcher_only() -> None:
+def test_pvc_model_is_mounted_read_only_at_one_path_in_fetcher_and_runtime() -> None:
+    """The fetcher links the model from the claim into the model directory (served in place), so the
+    runtime must see the claim at the same path, read-only."""
     spec = parse_spec({"model": {"uri": "pvc://model-store/fraud/model.onnx"}})
     pod = _by_kind(_render(spec))["Deployment"]["spec"]["template"]["spec"]
     assert {
         "name": "model-pvc",
         "persistentVolumeClaim": {"claimName": "model-store", "readOnly": True},
     } in pod["volumes"]
-    assert {"name": "model-pvc", "mountPath": "/mnt/pvc/model-store", "readOnly": True} in pod[
-        "initContainers"
-    ][0]["volumeMounts"]
-    assert all(m["name"] != "model-pvc" for m in pod["containers"][0]["volumeMounts"])
+    mount = {"name": "model-pvc", "mountPath": "/mnt/pvc/model-store", "readOnly": True}
+    assert mount in pod["initContainers"][0]["volumeMounts"]
+    assert mount in pod["containers"][0]["volumeMounts"]
     assert pod["initContainers"][0]["command"][2] == "pvc://model-store/fraud/model.onnx"
 
 

@@ -62,9 +62,10 @@ class ModelSource(ApiModel):
     uri: str = Field(
         description=(
             "Where the model is: https://host/path/model.onnx, s3://bucket/key, gs://bucket/key, "
-            "pvc://claim/path (mounted read-only), file:///path. A key or path ending in / is a directory "
-            "fetched recursively; .tar.gz, .tgz and .zip are unpacked. The fetcher init container puts it "
-            "into the pod before the runtime starts."
+            "pvc://claim/path (the claim is mounted read-only and the model served in place, not copied), "
+            "file:///path. A key or path ending in / is a directory fetched recursively; .tar.gz, .tgz and "
+            ".zip are unpacked. The fetcher init container puts it into the pod (or verifies it on the "
+            "claim) before the runtime starts."
         ),
         min_length=1,
         max_length=2048,

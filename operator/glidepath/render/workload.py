@@ -22,7 +22,8 @@ from glidepath.render.runtimes import (
 
 RUNTIME_UID = 65532
 PVC_ROOT = "/mnt/pvc"
-"""Where a pvc:// model's claim is mounted (read-only, fetcher only): /mnt/pvc/<claim>."""
+"""Where a pvc:// model's claim is mounted read-only, in the fetcher and the runtime: /mnt/pvc/<claim>.
+The fetcher verifies the model there and links it into the model directory; nothing is copied."""
 
 
 def restricted_security_context() -> dict[str, Any]:
@@ -99,10 +100,13 @@ def render_pod_spec(
         {"name": naming.TMP_VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}},
     ]
     fetch_mounts: list[dict[str, Any]] = [dict(model_mount), dict(tmp_mount)]
+    runtime_mounts = [{**model_mount, "readOnly": True}, dict(tmp_mount)]
     claim = pvc_claim(source.model.uri)
     if claim is not None:
         volumes.append({"name": "model-pvc", "persistentVolumeClaim": {"claimName": claim, "readOnly": True}})
-        fetch_mounts.append({"name": "model-pvc", "mountPath": f"{PVC_ROOT}/{claim}", "readOnly": True})
+        pvc_mount = {"name": "model-pvc", "mountPath": f"{PVC_ROOT}/{claim}", "readOnly": True}
+        fetch_mounts.append(dict(pvc_mount))
+        runtime_mounts.append(dict(pvc_mount))
     fetch: dict[str, Any] = {
         "name": naming.FETCH_CONTAINER,
         "image": config.runtime_image,
@@ -115,7 +119,6 @@ def render_pod_spec(
     }
     if source.model.secret_ref is not None:
         fetch["envFrom"] = [{"secretRef": {"name": source.model.secret_ref.name}}]
-    runtime_mounts = [{**model_mount, "readOnly": True}, dict(tmp_mount)]
     if profile.name == "tfserving":
         image = source.runtime.image or config.tfserving_image
         command = tfserving_command(source)

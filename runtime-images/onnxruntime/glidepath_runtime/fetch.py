@@ -11,6 +11,11 @@ URIs: ``http(s)://`` (one file), ``s3://bucket/key``, ``gs://bucket/key``, ``fil
 file's SHA-256 for a single file or archive, and the tree digest (:mod:`glidepath_runtime.storage.digest`)
 for a directory.
 
+A ``pvc://`` directory (or, for onnx, file) is served in place, never copied: the claim is mounted
+read-only at the same path in the fetcher and the runtime, so the fetcher reads it once for the digest
+and puts symlinks into ``dest`` (the file, or the directory's entries; for ``tensorflow``, ``<version>``
+pointing at the SavedModel directory). A ``pvc://`` archive is unpacked into ``dest`` like any other.
+
 Everything is staged in a hidden directory inside ``dest`` (same filesystem), so a failure at any point
 leaves ``dest`` as it was, and the final moves are renames. Transient storage failures are retried with
 exponential backoff (:class:`~glidepath_runtime.storage.retry.RetryPolicy`); 403/404 and other client
@@ -31,7 +36,7 @@ from pathlib import Path
 from typing import Final
 
 from glidepath_runtime.storage.archive import is_archive, unpack
-from glidepath_runtime.storage.base import Backend, Entry, Sink, SinkError
+from glidepath_runtime.storage.base import Backend, Entry, Listing, Sink, SinkError
 from glidepath_runtime.storage.digest import check_relative_path, file_sha256, tree_digest
 from glidepath_runtime.storage.errors import (
     REASON_FETCHED,
@@ -81,6 +86,7 @@ class FetchResult:
         files: number of files downloaded.
         size: bytes downloaded.
         verified: whether ``sha256`` was checked against an expected digest.
+        in_place: the ``paths`` are symlinks into a read-only claim (``pvc://``), nothing was copied.
     """
 
     uri: str
@@ -90,6 +96,7 @@ class FetchResult:
     files: int
     size: int
     verified: bool
+    in_place: bool = False
 
     def message(self) -> str:
         """The one-line outcome, ``Verified: sha256 <hex> of <uri> (...) -> <target>`` or ``Fetched: ...``
@@ -101,6 +108,8 @@ class FetchResult:
             target = str(self.paths[0])
         else:
             target = f"{self.paths[0].parent} ({len(self.paths)} entries)"
+        if self.in_place:
+            target += ", served in place"
         if self.verified:
             return f"{REASON_VERIFIED}: sha256 {self.sha256} of {self.uri} ({what}, {self.size} bytes) -> {target}"
         return (
@@ -219,6 +228,10 @@ def _run(
         listing = call_with_retry(backend.list, policy, what=f"list {where}", log=log)
     except RetriesExhausted as exc:
         raise SourceError(f"cannot fetch {where}: {exc.describe()}") from exc
+    if location.scheme == "pvc" and (
+        listing.tree or (model_format == "onnx" and not is_archive(listing.entries[0].path))
+    ):
+        return _link_in_place(location, listing, dest, staging, expected, model_format, version)
     src = staging / "src"
     src.mkdir()
     digests: dict[str, str] = {}
@@ -247,14 +260,7 @@ def _run(
         digests[rel] = file_sha256(target)
         size += target.stat().st_size
 
-    if listing.tree:
-        digest, digest_of = tree_digest(digests), "tree"
-    else:
-        digest = next(iter(digests.values()))
-        digest_of = "archive" if is_archive(listing.entries[0].path) else "file"
-    if expected is not None and digest != expected:
-        raise ChecksumMismatch(where, expected, digest, tree=listing.tree, files=len(digests))
-
+    digest, digest_of = _check_digest(where, listing, digests, expected)
     tree = src
     if digest_of == "archive":
         tree = staging / "unpacked"
@@ -281,6 +287,66 @@ def _run(
     except OSError as exc:
         raise SinkError(f"cannot move the model into {dest}: {exc}") from exc
     return FetchResult(where, tuple(paths), digest, digest_of, len(digests), size, expected is not None)
+
+
+def _check_digest(
+    where: str, listing: Listing, digests: dict[str, str], expected: str | None
+) -> tuple[str, str]:
+    """(digest, what it covers) of what was read, by relative path; raises ChecksumMismatch."""
+    if listing.tree:
+        digest, digest_of = tree_digest(digests), "tree"
+    else:
+        digest = next(iter(digests.values()))
+        digest_of = "archive" if is_archive(listing.entries[0].path) else "file"
+    if expected is not None and digest != expected:
+        raise ChecksumMismatch(where, expected, digest, tree=listing.tree, files=len(digests))
+    return digest, digest_of
+
+
+def _link_in_place(
+    location: ModelURI,
+    listing: Listing,
+    dest: Path,
+    staging: Path,
+    expected: str | None,
+    model_format: str,
+    version: str | None,
+) -> FetchResult:
+    """Verify a ``pvc://`` file or directory where it is and link it into ``dest`` (see the module doc)."""
+    where = location.display
+    digests: dict[str, str] = {}
+    size = 0
+    for entry in listing.entries:
+        rel = "/".join(check_relative_path(entry.path, where))
+        try:
+            digests[rel] = file_sha256(Path(entry.ref))
+            size += Path(entry.ref).stat().st_size
+        except OSError as exc:
+            raise SourceError(
+                f"cannot fetch {where}: cannot read {entry.ref}: {exc.strerror or exc}"
+            ) from exc
+    digest, digest_of = _check_digest(where, listing, digests, expected)
+    root = Path(location.key.rstrip("/") or "/")
+    if model_format == "tensorflow":
+        assert version is not None
+        links = {version: find_saved_model(root, where)}
+    elif listing.tree:
+        links = {child.name: child for child in sorted(root.iterdir())}
+    else:
+        links = {root.name: root}
+    staged = staging / "out"
+    staged.mkdir()
+    for name, target in links.items():
+        (staged / name).symlink_to(target, target_is_directory=target.is_dir())
+    backup = staging / "replaced"
+    backup.mkdir()
+    try:
+        paths = install(staged, list(links), dest, backup)
+    except OSError as exc:
+        raise SinkError(f"cannot link the model into {dest}: {exc}") from exc
+    return FetchResult(
+        where, tuple(paths), digest, digest_of, len(digests), size, expected is not None, in_place=True
+    )
 
 
 def _download(backend: Backend, entry: Entry, target: Path) -> None:
