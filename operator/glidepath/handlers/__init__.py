@@ -13,12 +13,13 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import kopf
-from kopf._core.engines.peering import Identity, Peer  # kopf's own peer record: same expiry rule
 
 from glidepath import naming
 from glidepath.k8s import CLUSTER_KOPF_PEERING, KOPF_PEERING, Kube, KubeError, connect
@@ -90,14 +91,37 @@ class PeeringGate:
         if obj is None:
             self._active = False  # kopf too waits for the peering object
             return False
-        peers = [Peer(identity=Identity(pid), **info) for pid, info in (obj.get("status") or {}).items()]
-        rivals = [
-            p
-            for p in peers
-            if not p.is_dead and p.identity != peering.identity and p.priority >= peering.priority
-        ]
-        self._active = not rivals
+        self._active = outranks_peers(
+            obj.get("status") or {}, peering.identity, peering.priority, datetime.now(UTC)
+        )
         return self._active
+
+
+def outranks_peers(status: Mapping[str, Any], identity: str, priority: int, now: datetime) -> bool:
+    """Whether ``identity`` is the active instance by kopf's rule, from a peering object's ``status``.
+
+    ``status`` maps peer identities to ``{"priority": int, "lifetime": seconds, "lastseen": ISO 8601}``,
+    the records kopf writes (absent fields default as kopf does: priority 0, lifetime 60 s, last seen
+    now). A peer is alive until ``lastseen + lifetime``; we are active when no other live peer has a
+    priority higher than or equal to ours. ``now`` must be timezone-aware. A record that cannot be
+    parsed counts as a live rival: staying idle is the safe side.
+    """
+    for pid, info in status.items():
+        if pid == identity:
+            continue
+        try:
+            record = info if isinstance(info, Mapping) else {}
+            seen = record.get("lastseen")
+            lastseen = datetime.fromisoformat(seen) if seen is not None else now
+            if lastseen.tzinfo is None:
+                lastseen = lastseen.replace(tzinfo=UTC)
+            alive = lastseen + timedelta(seconds=int(record.get("lifetime", 60))) > now
+            rival = alive and int(record.get("priority", 0)) >= priority
+        except (TypeError, ValueError):
+            rival = True
+        if rival:
+            return False
+    return True
 
 
 class Requeuer:
