@@ -61,6 +61,9 @@ from glidepath.rollout import (
 
 log = logging.getLogger(__name__)
 
+MISSING_RECHECK_SECONDS = 5.0
+"""How long "this CRD is not installed" is believed for a kind a spec asks for (see Reconciler.served)."""
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -123,11 +126,16 @@ class Reconciler:
         with self._guard:
             return self._locks.setdefault((namespace, name), threading.Lock())
 
-    def served(self, rtype: ResourceType) -> bool:
-        """Whether the API server serves this kind (its CRD is installed), cached ``discovery_ttl`` seconds."""
+    def served(self, rtype: ResourceType, wanted: bool = False) -> bool:
+        """Whether the API server serves this kind (its CRD is installed), cached ``discovery_ttl``
+        seconds; a "no" for a kind the spec asks for (``wanted``) is cached at most
+        MISSING_RECHECK_SECONDS, so installing the CRD is noticed at the next reconcile."""
         now = time.monotonic()
         cached = self._discovery.get(rtype.api_version + "/" + rtype.plural)
-        if cached is None or now - cached[0] > self.settings.discovery_ttl:
+        ttl = self.settings.discovery_ttl
+        if wanted and cached is not None and not cached[1]:
+            ttl = min(ttl, MISSING_RECHECK_SECONDS)
+        if cached is None or now - cached[0] > ttl:
             cached = (now, self.kube.has_api(rtype.api_version, rtype.plural))
             self._discovery[rtype.api_version + "/" + rtype.plural] = cached
         return cached[1]
@@ -188,8 +196,10 @@ class Reconciler:
         config = RenderConfig(
             runtime_image=self.settings.runtime_image,
             cluster_domain=self.settings.cluster_domain,
-            service_monitor_supported=self.served(SERVICE_MONITOR),
-            http_route_supported=gateway and self.served(HTTP_ROUTE),
+            service_monitor_supported=self.served(
+                SERVICE_MONITOR, wanted=spec.monitoring.service_monitor.enabled
+            ),
+            http_route_supported=gateway and self.served(HTTP_ROUTE, wanted=True),
         )
         source = PodSource.of(spec)
         desired = Revision(source, revision_for(owner, source, config))

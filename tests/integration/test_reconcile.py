@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
-from glidepath import naming
+import pytest
+from glidepath import naming, reconcile
 from glidepath.k8s import Kube
-from glidepath.k8s.client import DEPLOYMENT, EVENT, HPA, MODEL_DEPLOYMENT, SERVICE, SERVICE_MONITOR
-from glidepath.reconcile import Reconciler
+from glidepath.k8s.client import (
+    DEPLOYMENT,
+    EVENT,
+    HPA,
+    MODEL_DEPLOYMENT,
+    SERVICE,
+    SERVICE_MONITOR,
+    ResourceType,
+)
+from glidepath.reconcile import Reconciler, Settings
 
 from tests.integration.conftest import install_crd, third_party_crd
 from tests.support.cluster import LocalCluster
@@ -225,3 +235,43 @@ def test_service_monitor_skipped_then_applied_when_its_crd_arrives(
 
 def test_deleted_model_deployment_is_a_no_op(kube: Kube, reconciler: Reconciler, namespace: str) -> None:
     assert reconciler.reconcile(namespace, "never-was").found is False
+
+
+WIDGETS_CRD = """
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.discovery.glidepath.test
+spec:
+  group: discovery.glidepath.test
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+"""
+
+
+def test_a_missing_crd_the_spec_asks_for_is_rechecked_sooner(
+    kube: Kube, crd: LocalCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Discovery answers are cached discovery_ttl (60 s here), but a "not installed" for a kind a spec
+    asks for (a ServiceMonitor, an HTTPRoute) only MISSING_RECHECK_SECONDS: installing the CRD then
+    takes effect at the next reconcile, not a minute later."""
+    monkeypatch.setattr(reconcile, "MISSING_RECHECK_SECONDS", 0.5)
+    widgets = ResourceType("discovery.glidepath.test/v1", "Widget", "widgets")
+    cached = Reconciler(kube, Settings(discovery_ttl=60))
+    assert cached.served(widgets) is False
+    path = tmp_path / "widgets.yaml"
+    path.write_text(WIDGETS_CRD)
+    install_crd(crd, path)
+    try:
+        assert cached.served(widgets) is False  # not wanted: the cached answer stands
+        time.sleep(0.6)
+        assert cached.served(widgets) is False
+        assert cached.served(widgets, wanted=True) is True  # wanted: asked again
+        assert cached.served(widgets) is True
+    finally:
+        crd.kubectl("delete", "-f", str(path), "--wait=true")
