@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import onnxruntime as ort
+from glidepath_runtime.serve_command import DEFAULT_GRPC_PORT
 
 from examples.models.generate import GeneratedModel, build
-from tests.runtime.harness import free_port, run_cli
+from tests.runtime.harness import HOST, free_port, http_request, run_cli, runtime_env
 
 
 def serve(model_dir: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -118,6 +121,55 @@ def test_serve_exits_1_when_an_explicit_grpc_port_is_taken(good_model: Generated
         )
     assert result.returncode == 1
     assert f"cannot listen: gRPC could not listen on 127.0.0.1:{grpc_port}" in result.stderr
+
+
+def test_serve_without_grpc_port_serves_http_when_the_default_port_is_taken(
+    good_model: GeneratedModel, tmp_path: Path
+) -> None:
+    """The default gRPC port (9000) is only a default: when it is taken, HTTP is served and an error
+    says how to make it fatal. Port 9000 is held here (or already held by someone else)."""
+    holder = socket.socket()
+    try:
+        holder.bind((HOST, DEFAULT_GRPC_PORT))
+        holder.listen()
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+    env = runtime_env()
+    env.pop("GLIDEPATH_GRPC_PORT", None)
+    port = free_port()
+    log_path = tmp_path / "runtime.log"
+    with log_path.open("wb") as log:
+        argv = [sys.executable, "-m", "glidepath_runtime.cli", "serve", "--model-name", "m"]
+        argv += [
+            "--model-dir",
+            str(good_model.path.parent),
+            "--http-port",
+            str(port),
+            "--shutdown-delay",
+            "0",
+        ]
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        ready = None
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                ready = http_request(port, "GET", "/v2/health/ready").status
+            except OSError:
+                ready = None
+            if ready == 200:
+                break
+            time.sleep(0.05)
+        assert ready == 200, log_path.read_text()
+    finally:
+        process.terminate()
+        assert process.wait(timeout=10) == 0
+        holder.close()
+    output = log_path.read_text()
+    assert "serving HTTP only" in output
+    assert "pass --grpc-port to make this fatal" in output
+    assert "gRPC port off" in output
 
 
 def test_serve_rejects_out_of_range_settings(good_model: GeneratedModel) -> None:
