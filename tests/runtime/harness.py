@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.support.operator import stop_process
+
 HOST = "127.0.0.1"
 
 
@@ -149,9 +151,9 @@ def start_runtime(
             if _wait_ready(server, ready_timeout):
                 break
         except BaseException:
-            _stop(process)
+            stop_process(process)
             raise
-        _stop(process)
+        stop_process(process)
         if "address already in use" not in server.log().lower():
             raise RuntimeError(f"runtime did not become ready (exit {process.returncode}):\n{server.log()}")
     else:
@@ -159,7 +161,7 @@ def start_runtime(
     try:
         yield server
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 def _wait_ready(server: RuntimeProcess, timeout: float) -> bool:
@@ -174,16 +176,6 @@ def _wait_ready(server: RuntimeProcess, timeout: float) -> bool:
             pass
         time.sleep(0.05)
     return False
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def run_cli(

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import shutil
-import threading
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -20,15 +16,11 @@ from tests.runtime.harness import HOST, run_cli, start_runtime
 from tests.runtime.test_clients import expected
 from tests.runtime.test_serving import infer_bytes
 from tests.storage.samples import shell_tree_digest
+from tests.support.fileserver import serve_directory
 
 PAYLOAD = b"pretend this is an ONNX model\n" * 1000
 DIGEST = hashlib.sha256(PAYLOAD).hexdigest()
 WRONG = "0" * 64
-
-
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -41,16 +33,9 @@ def served_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def http_base(served_dir: Path) -> Iterator[str]:
-    """Base URL of a ThreadingHTTPServer on 127.0.0.1 (random port) serving ``served_dir``."""
-    server = ThreadingHTTPServer((HOST, 0), functools.partial(_QuietHandler, directory=str(served_dir)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://{HOST}:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    """Base URL of a static HTTP server on 127.0.0.1 (random port) serving ``served_dir``."""
+    with serve_directory(served_dir) as base:
+        yield base
 
 
 def test_http_with_good_sha256(http_base: str, tmp_path: Path) -> None:

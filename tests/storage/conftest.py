@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.storage.servers import FaultProxy, clean_env, serve_directory, start_fake_gcs, start_moto
+from tests.storage.servers import FaultProxy, clean_env, start_fake_gcs, start_moto
+from tests.support.fileserver import serve_directory
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

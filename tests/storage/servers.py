@@ -4,7 +4,6 @@
 - :func:`start_fake_gcs`: ``fake-gcs-server`` (built from its Go module by ``hack/build-fake-gcs.sh``).
 - :class:`FaultProxy`: forwards to any of them (or a static file server) and, on cue, answers 5xx/403,
   stalls past the client's timeout, resets the connection, or cuts a body short; records every request.
-- :func:`serve_directory`: a static HTTP file server.
 """
 
 from __future__ import annotations
@@ -21,11 +20,12 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from tests.runtime.harness import HOST, free_port, runtime_env
+from tests.support.operator import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -48,16 +48,6 @@ def wait_for_port(
     raise RuntimeError(f"server on port {port} did not come up:\n{log.read_text(errors='replace')[-3000:]}")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 @contextlib.contextmanager
 def start_moto(log: Path) -> Iterator[str]:
     """``moto_server`` on a free port of 127.0.0.1; yields its endpoint URL."""
@@ -70,7 +60,7 @@ def start_moto(log: Path) -> Iterator[str]:
         wait_for_port(port, process, log)
         yield f"http://{HOST}:{port}"
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 def fake_gcs_binary() -> Path:
@@ -97,26 +87,7 @@ def start_fake_gcs(data: Path, log: Path) -> Iterator[str]:
         wait_for_port(port, process, log)
         yield f"http://{HOST}:{port}"
     finally:
-        _stop(process)
-
-
-class _QuietFiles(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def serve_directory(root: Path) -> Iterator[str]:
-    """A static file server for ``root`` on 127.0.0.1; yields its base URL."""
-    server = ThreadingHTTPServer((HOST, 0), functools.partial(_QuietFiles, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://{HOST}:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+        stop_process(process)
 
 
 @dataclass(frozen=True)

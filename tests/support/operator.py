@@ -26,6 +26,18 @@ def stop_group(proc: subprocess.Popen[bytes] | None, sig: signal.Signals, timeou
         return proc.wait(timeout)
 
 
+def stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 10.0) -> None:
+    """SIGTERM a child process, wait ``timeout`` seconds, then SIGKILL it; nothing if it has exited."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class OperatorProcess:
     """``python -m glidepath.cli run --standalone`` (all namespaces) with the cluster's kubeconfig.
 

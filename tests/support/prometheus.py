@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from tests.support.cluster import wait_for
+from tests.support.operator import stop_process
 from tests.support.walkthrough import free_port
 
 
@@ -85,12 +86,7 @@ class PrometheusServer:
         return result
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_process(self.proc)
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self) -> PrometheusServer:

@@ -7,15 +7,11 @@ Used by ``hack/demo.py`` (README command 1) and by the e2e tests, so both walk t
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import socket
-import threading
 import time
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +21,7 @@ import yaml
 
 from examples.models.generate import generate, sample_inputs
 from tests.support.cluster import LocalCluster, install_crd, wait_for
+from tests.support.fileserver import serve_directory
 from tests.support.localpod import LocalPod
 from tests.support.operator import OperatorProcess
 
@@ -45,22 +42,9 @@ def free_port(preferred: int | None = None) -> int:
     raise OSError("no free port")
 
 
-@contextlib.contextmanager
-def model_server(root: Path, port: int) -> Iterator[str]:
+def model_server(root: Path, port: int) -> contextlib.AbstractContextManager[str]:
     """Serve ``root`` over HTTP on 127.0.0.1:port (a stand-in for a model store); yields the base URL."""
-
-    class Quiet(SimpleHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", port), functools.partial(Quiet, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    return serve_directory(root, port)
 
 
 def http_json(method: str, url: str, body: Any = None, timeout: float = 10.0) -> tuple[int, Any]:
