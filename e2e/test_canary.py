@@ -154,6 +154,13 @@ def event_reasons(kube: Kube, ns: str) -> list[str]:
     return [e["reason"] for e in events if e.get("source", {}).get("component") == "glidepath"]
 
 
+def reasons_once_posted(kube: Kube, ns: str, reason: str) -> list[str]:
+    """The operator posts a reconcile's Events just after it writes the status a test waits for, so
+    wait until ``reason`` is among them; returns every reason posted by then."""
+    wait_for(lambda: reason in event_reasons(kube, ns), timeout=10, what=f"a {reason} Event")
+    return event_reasons(kube, ns)
+
+
 STEPS3 = [{"weight": 25, "pause": "2s"}, {"weight": 50, "pause": "2s"}, {"weight": 100, "pause": "2s"}]
 
 
@@ -200,7 +207,7 @@ def test_full_promote_through_three_steps(
     assert replicas(kube, namespace, "promo-stable") == 4
     final = status(md(kube, namespace, "promo"))
     assert [h["version"] for h in final["history"]] == ["1", "2"]
-    reasons = event_reasons(kube, namespace)
+    reasons = reasons_once_posted(kube, namespace, "Promoted")
     for reason, count in (("CanaryStarted", 1), ("StepAdvanced", 2), ("Promoting", 1), ("Promoted", 1)):
         assert reasons.count(reason) == count, reasons
 
@@ -244,7 +251,7 @@ def test_canary_that_never_becomes_ready_is_rolled_back(
     conds = {c["type"]: c for c in status(rolled)["conditions"]}
     assert conds["Degraded"]["status"] == "True"
     assert conds["Ready"]["status"] == "True"  # stable serves
-    assert "RolledBack" in event_reasons(kube, namespace)
+    reasons_once_posted(kube, namespace, "RolledBack")
     time.sleep(3)  # not retried while the spec is the same
     assert status(md(kube, namespace, "stuck"))["phase"] == "RolledBack"
     assert event_reasons(kube, namespace).count("CanaryStarted") == 1
@@ -404,7 +411,7 @@ def test_metric_analysis_rolls_back_a_failing_canary(
     assert load.codes.get(400, 0) > 0
     assert load.codes.get(200, 0) > 0
     assert status(rolled)["stable"]["version"] == "1"
-    assert "AnalysisFailed" in event_reasons(kube, namespace)
+    reasons_once_posted(kube, namespace, "AnalysisFailed")
 
 
 def test_healthy_canary_passes_analysis_and_is_promoted(
@@ -439,11 +446,12 @@ def test_operator_killed_mid_step_resumes_without_repeating_or_skipping(
         kube, namespace, "phoenix", lambda o: (status(o).get("canary") or {}).get("step") == 1, "step 2"
     )
     step_started = status(before)["canary"]["stepStartedAt"]
+    reasons_once_posted(kube, namespace, "StepAdvanced")  # killed after the step's Event, not between
     operator.restart()  # SIGKILL mid-step, then a fresh process that only has the status
     after = md(kube, namespace, "phoenix")
     assert status(after)["canary"]["stepStartedAt"] == step_started
     wait_md(kube, namespace, "phoenix", healthy_at("2"), "v2 promoted after restart")
-    reasons = event_reasons(kube, namespace)
+    reasons = reasons_once_posted(kube, namespace, "Promoted")
     assert reasons.count("CanaryStarted") == 1
     assert reasons.count("StepAdvanced") == 2  # steps 2 and 3, once each
     assert reasons.count("Promoted") == 1
