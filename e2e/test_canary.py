@@ -515,7 +515,11 @@ def test_cli_promote_abort_retry_status(
     steps = [{"weight": 30}, {"weight": 60}]  # no pauses: each step waits for `glidepath promote`
     apply(full_cluster, namespace, manifest(store, "manual", "1", {"steps": steps}, replicas=2))
     wait_md(kube, namespace, "manual", healthy_at("1"), "v1 Healthy")
-    apply(full_cluster, namespace, manifest(store, "manual", "2", {"steps": steps}, replicas=2))
+    # v2 also sets runtime resources, which v1 did not: undo must remove them, not keep them
+    limits = {"resources": {"limits": {"memory": "512Mi"}}}
+    apply(
+        full_cluster, namespace, manifest(store, "manual", "2", {"steps": steps}, replicas=2, runtime=limits)
+    )
     wait_md(kube, namespace, "manual", lambda o: status(o).get("phase") == "Paused", "Paused at step 1")
 
     if capturing():
@@ -548,7 +552,9 @@ def test_cli_promote_abort_retry_status(
         full_cluster, "undo", "manual", "-n", namespace
     )  # writes the spec back to v1: the rollbackWindow fast path
     back = wait_md(kube, namespace, "manual", healthy_at("1"), "undone to v1")
-    assert md(kube, namespace, "manual")["spec"]["model"]["version"] == "1"
+    undone = md(kube, namespace, "manual")["spec"]
+    assert undone["model"]["version"] == "1"
+    assert "resources" not in undone.get("runtime", {})
     assert status(back).get("canary") is None
     capsys.readouterr()
     cli(full_cluster, "status", "manual", "-n", namespace)

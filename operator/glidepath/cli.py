@@ -75,12 +75,27 @@ def request(kube: Kube, namespace: str, name: str, kind: str) -> str:
     return rid
 
 
-def undo(kube: Kube, namespace: str, name: str, to_revision: str | None) -> dict[str, Any]:
-    """Write spec.model and spec.runtime of a promoted revision (default: the one before stable).
+def replacement_patch(current: Any, target: Any) -> Any:
+    """A JSON merge patch (RFC 7386) that turns ``current`` into ``target``: keys of ``current`` that
+    ``target`` lacks become null (removed), objects are compared key by key, anything else is replaced."""
+    if not isinstance(current, dict) or not isinstance(target, dict):
+        return target
+    patch: dict[str, Any] = {key: None for key in current if key not in target}
+    for key, value in target.items():
+        patch[key] = replacement_patch(current.get(key), value) if isinstance(value, dict) else value
+    return patch
 
-    Returns the history entry used; raises SystemExit when there is none to go back to.
+
+def undo(kube: Kube, namespace: str, name: str, to_revision: str | None) -> dict[str, Any]:
+    """Make spec.model and spec.runtime exactly those of a promoted revision (default: the one before
+    stable); fields the revision did not set are removed.
+
+    to_revision: a revision hash from status.history, or a unique prefix of one.
+    Returns the history entry used; raises SystemExit when there is none to go back to, or when
+    ``to_revision`` matches no revision or several.
     """
-    status = _get(kube, namespace, name).get("status") or {}
+    current = _get(kube, namespace, name)
+    status = current.get("status") or {}
     history = status.get("history") or []
     stable = (status.get("stable") or {}).get("revision")
     if to_revision is not None:
@@ -88,14 +103,24 @@ def undo(kube: Kube, namespace: str, name: str, to_revision: str | None) -> dict
         if not matches:
             known = ", ".join(h["revision"] for h in history) or "none"
             raise SystemExit(f"error: revision {to_revision} is not in status.history (known: {known})")
+        distinct = sorted({h["revision"] for h in matches})
+        if len(distinct) > 1:
+            raise SystemExit(
+                f"error: revision {to_revision} is ambiguous: it begins {', '.join(distinct)}; give more of it"
+            )
         entry = matches[-1]
     else:
         older = [h for h in history if h["revision"] != stable]
         if not older:
             raise SystemExit("error: no earlier promoted revision in status.history")
         entry = older[-1]
-    source = entry["source"]
-    patch = {"spec": {"model": source["model"], "runtime": source.get("runtime") or {}}}
+    source, spec = entry["source"], current.get("spec") or {}
+    patch = {
+        "spec": {
+            "model": replacement_patch(spec.get("model") or {}, source["model"]),
+            "runtime": replacement_patch(spec.get("runtime") or {}, source.get("runtime") or {}),
+        }
+    }
     kube.merge_patch(MODEL_DEPLOYMENT, namespace, name, patch, CLI_FIELD_MANAGER)
     return dict(entry)
 

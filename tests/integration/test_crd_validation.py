@@ -20,6 +20,11 @@ def _md(name: str, spec: dict[str, Any]) -> dict[str, Any]:
 INVALID: list[tuple[str, dict[str, Any], list[str]]] = [
     ("no-model", {}, ["spec.model", "Required value"]),
     ("bad-scheme", {"model": {"uri": "ftp://x/m.onnx"}}, ["spec.model.uri", "should match"]),
+    (
+        "inline-credentials",
+        {"model": {"uri": "https://user:secret@models.example/m.onnx"}},
+        ["spec.model.uri", "must not carry credentials", "secretRef"],
+    ),
     ("bad-sha", {"model": {**MODEL, "sha256": "abc"}}, ["spec.model.sha256", "64 lowercase hexadecimal"]),
     (
         "upper-sha",

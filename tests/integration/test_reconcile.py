@@ -69,7 +69,7 @@ def test_children_are_created_owned_and_labelled(kube: Kube, reconciler: Reconci
     result = reconciler.reconcile(namespace, "fraud")
     assert result.found
     monitors = kube.has_api(SERVICE_MONITOR.api_version, SERVICE_MONITOR.plural)
-    assert result.applied == 4 if monitors else 3  # Deployment, Service, HPA (+ ServiceMonitor)
+    assert result.applied == (4 if monitors else 3)  # Deployment, Service, HPA (+ ServiceMonitor)
     assert result.status_written
 
     for rtype, name in ((DEPLOYMENT, "fraud-stable"), (SERVICE, "fraud"), (HPA, "fraud")):

@@ -37,6 +37,8 @@ def test_autoscaling_means_no_fixed_replicas() -> None:
     [
         ({}, "spec.model"),
         ({"model": {"uri": "s4://bucket/m.onnx"}}, "spec.model.uri"),
+        ({"model": {"uri": "https://u:p@host/m.onnx"}}, "spec.model.uri"),
+        ({"model": {"uri": "s3://key@bucket/m.onnx"}}, "spec.model.uri"),
         ({"model": {"uri": "file:///m.onnx", "sha256": "XYZ"}}, "spec.model.sha256"),
         ({"model": {"uri": "file:///m.onnx"}, "replicas": -1}, "spec.replicas"),
         ({"model": {"uri": "file:///m.onnx"}, "replicas": 2, "autoscaling": {"maxReplicas": 3}}, "spec"),
@@ -128,3 +130,11 @@ def test_drift_check_fails_on_a_stale_file(tmp_path: Any) -> None:
     stale = tmp_path / "crd.yaml"
     stale.write_text(render_yaml().replace("mdep", "mdx"))
     assert main(["--check", str(stale)]) == 1
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["https://host/a@b/m.onnx", "s3://bucket/team@example/m.onnx", "http://host:8080/m.onnx?tag=a@b"],
+)
+def test_an_at_sign_outside_the_authority_is_not_credentials(uri: str) -> None:
+    assert parse_spec({"model": {"uri": uri}}).model.uri == uri

@@ -72,6 +72,7 @@ class Sim:
         self,
         s: ModelDeploymentSpec,
         after: float = 0,
+        *,
         analysis: list[MetricResult] | None = None,
         **requests: str,
     ) -> Decision:
@@ -324,7 +325,13 @@ def test_rollback_window_skips_the_steps() -> None:
 
     outside = deployed("1")
     outside.tick(spec("2", rollbackWindow=0))
-    assert outside.status.canary is not None  # window 0: no fast path
+    outside.tick(spec("2", rollbackWindow=0), promoteFull="a")
+    outside.tick(spec("2", rollbackWindow=0), after=5)
+    assert outside.status.stable.revision == "r2"  # type: ignore[union-attr]
+    d = outside.tick(spec("1", rollbackWindow=0), after=5)  # r1 was promoted, but the window is 0
+    assert d.plan.canary is not None and d.plan.canary.revision == "r1"  # noqa: PT018
+    assert outside.status.canary is not None and outside.status.canary.step == 0  # noqa: PT018
+    assert outside.events.count("CanaryStarted") == 2
 
 
 def test_paused_holds_the_rollout() -> None:
@@ -432,3 +439,68 @@ def test_a_canary_whose_model_fails_its_checksum_is_rolled_back_at_once() -> Non
     assert sim.status.failed is not None
     assert sim.status.failed.reason == "ModelFetchFailed"
     assert "expected 00, got ab" in sim.status.failed.message
+
+
+def test_requests_made_while_no_canary_runs_do_not_act_on_a_later_rollout() -> None:
+    sim = deployed()
+    # the annotations stay on the object: every later tick sees the same ids
+    early: dict[str, Any] = {"promote": "p-1", "promoteFull": "f-1", "abort": "a-1", "retry": "r-1"}
+    sim.tick(spec("1"), after=5, **early)
+    assert sim.events.count("RequestIgnored") == 4
+    assert sim.status.handled_requests == early
+    v2 = spec("2", steps=[{"weight": 20}, {"weight": 60, "pause": "10s"}])
+    for _ in range(5):
+        sim.tick(v2, after=5, **early)
+    assert sim.phase() == Phase.PAUSED  # waiting at step 1 for a promote that is yet to come
+    assert sim.status.canary is not None and sim.status.canary.step == 0  # noqa: PT018
+    assert sim.status.failed is None
+    assert "PromoteRequested" not in sim.events
+    sim.tick(v2, after=5, **{**early, "promote": "p-2"})  # a new request acts
+    assert sim.status.canary.step == 1
+
+
+def test_requests_while_rolled_back_are_ignored_except_retry() -> None:
+    sim = deployed()
+    sim.canary_ready = False
+    sim.run_until(spec("2"), 200)
+    assert sim.phase() == Phase.ROLLED_BACK
+    sim.canary_ready = True
+    sim.tick(spec("2"), after=5, promoteFull="f-1")
+    assert sim.phase() == Phase.ROLLED_BACK
+    assert sim.events[-1] == "RequestIgnored"
+    sim.tick(spec("2"), after=5, promoteFull="f-1", retry="r-1")
+    assert sim.status.canary is not None and not sim.status.canary.promoting  # noqa: PT018
+    assert sim.status.canary.step == 0  # the old promoteFull did not carry over to the retried canary
+
+
+GATEWAY = {"traffic": {"mode": "gatewayAPI", "parentRefs": [{"name": "gw"}]}}
+
+
+@pytest.mark.parametrize(("full_at_step", "weight"), [(None, 100), (0, 10)])
+def test_gateway_route_keeps_the_canary_share_until_stable_has_rolled_out(
+    full_at_step: int | None, weight: int
+) -> None:
+    sim = deployed()
+    v2 = spec("2", **GATEWAY)
+    sim.tick(v2)
+    promoting = []
+    for _ in range(100):
+        asked: dict[str, Any] = {"promoteFull": "f"} if full_at_step == 0 else {}
+        d = sim.tick(v2, after=5, **asked)
+        if sim.status.canary is not None and sim.status.canary.promoting:
+            promoting.append(d)
+            sim.obs = Observation(
+                stable=TrackObservation("r2", 4, 4, 2, 2, 2, False, False), canary=live(d.plan.canary, True)
+            )
+            held = sim.tick(v2, after=5, **asked)  # stable half rolled out: still promoting
+            assert held.plan.canary is not None
+            assert held.plan.canary_weight == weight
+            break
+    (first,) = promoting
+    assert first.plan.canary is not None
+    assert first.plan.canary_weight == weight
+    sim.obs = Observation(stable=live(TrackPlan(first.plan.stable.source, "r2", 4), True))
+    done = sim.tick(v2, after=5)
+    assert done.plan.canary is None
+    assert done.plan.canary_weight == 0
+    assert sim.events[-1] == "Promoted"

@@ -17,6 +17,12 @@ from glidepath.api.base import ApiModel
 SHA256_RE = re.compile(r"^[a-f0-9]{64}$")
 DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 URI_PATTERN = r"^(https?|file|s3|gs|pvc)://.+$"
+#: A URI whose authority carries ``user[:password]@``: credentials belong in a Secret (secretRef).
+URI_USERINFO_RE = re.compile(r"^[a-z0-9]+://[^/?#]*@")
+URI_USERINFO_MESSAGE = (
+    "uri must not carry credentials (user:password@host): they would show in the pod spec and status; "
+    "put them in the Secret named by secretRef (GLIDEPATH_HTTP_HEADERS for http(s))"
+)
 ENV_NAME_PATTERN = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
 LABEL_KEY_PATTERN = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
 
@@ -62,14 +68,20 @@ class ModelSource(ApiModel):
     uri: str = Field(
         description=(
             "Where the model is: https://host/path/model.onnx, s3://bucket/key, gs://bucket/key, "
-            "pvc://claim/path (the claim is mounted read-only and the model served in place, not copied), "
-            "file:///path. A key or path ending in / is a directory fetched recursively; .tar.gz, .tgz and "
-            ".zip are unpacked. The fetcher init container puts it into the pod (or verifies it on the "
+            "pvc://claim/path (the claim is mounted read-only and the model served in place, not copied; "
+            "an archive is unpacked into the pod), file:///path. A key or path ending in / is a directory "
+            "fetched recursively; .tar.gz, .tgz, .tar and .zip are unpacked. Credentials never go in the "
+            "URI: see secretRef. The fetcher init container puts it into the pod (or verifies it on the "
             "claim) before the runtime starts."
         ),
         min_length=1,
         max_length=2048,
         pattern=URI_PATTERN,
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                _cel("!self.matches('" + URI_USERINFO_RE.pattern + "')", URI_USERINFO_MESSAGE)
+            ]
+        },
     )
     version: str = Field(
         default="1",
@@ -81,8 +93,9 @@ class ModelSource(ApiModel):
     sha256: str | None = Field(
         default=None,
         description=(
-            "Lowercase hex SHA-256 of the model file. When set, the fetcher refuses a file whose "
-            "digest differs and the pod does not start."
+            "Lowercase hex SHA-256 of the model file, or for a directory (a prefix, an archive, a "
+            "claim path) the digest over its sorted file list that the README documents. When set, the "
+            "fetcher refuses a model whose digest differs and the pod does not start."
         ),
         max_length=64,
         json_schema_extra={
@@ -127,6 +140,13 @@ class ModelSource(ApiModel):
                 "a tensorflow model's version must be a number: TF Serving loads <base>/<version>/"
             )
         return self
+
+    @field_validator("uri")
+    @classmethod
+    def _no_credentials(cls, value: str) -> str:
+        if URI_USERINFO_RE.match(value):
+            raise ValueError(URI_USERINFO_MESSAGE)
+        return value
 
     @field_validator("sha256")
     @classmethod
@@ -379,7 +399,8 @@ class AnalysisSpec(ApiModel):
         description="Failed checks tolerated; one more rolls the canary back. Default 0.",
     )
     prometheus: PrometheusSpec | None = Field(
-        default=None, description="Prometheus to query (default: the operator's --prometheus-url setting)."
+        default=None,
+        description="Prometheus to query (default: the operator's GLIDEPATH_PROMETHEUS_URL setting).",
     )
     metrics: list[AnalysisMetric] = Field(
         min_length=1,

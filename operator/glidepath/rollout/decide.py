@@ -170,6 +170,13 @@ class _Decider:
         self.handled[kind] = rid
         return True
 
+    def _ignore_requests(self, why: str) -> None:
+        """Mark every request not acted on as handled, with an Event: a promote or abort asked for
+        when no canary runs must not act on a later rollout."""
+        for kind, rid in sorted(self.requests.ids.items()):
+            if self._new_request(kind):
+                self._event("Normal", "RequestIgnored", f"{kind} request {rid} ignored: {why}")
+
     def _event(self, type_: str, reason: str, message: str) -> None:
         self.events.append(Event(type_, reason, message))
 
@@ -201,6 +208,7 @@ class _Decider:
 
     def run(self, analysis: list[MetricResult] | None) -> Decision:
         if self.stable is None:
+            self._ignore_requests("no rollout in progress (first deployment)")
             self.history = _append(self.history, self.desired, self.now)
             model = self.desired.source.model
             self._event(
@@ -218,16 +226,24 @@ class _Decider:
         plan = Plan(self._track(stable, self.fixed))
         canary = self.prev.canary
         if canary is None:
+            self._ignore_requests("no rollout in progress")
             return self._decision(plan)
         if canary.promoting and canary.revision == stable.revision:
+            self._ignore_requests(f"canary {canary.revision} is already being promoted")
             live = self.obs.stable
             if live is not None and live.revision == stable.revision and live.rolled_out:
                 self._event("Normal", "Promoted", f"revision {stable.revision} is stable; canary removed")
                 return self._decision(plan)
-            keep = replace(plan, canary=TrackPlan(canary.source, canary.revision, canary.replicas))
+            # the route keeps the canary's share until the stable track runs the new revision
+            keep = replace(
+                plan,
+                canary=TrackPlan(canary.source, canary.revision, canary.replicas),
+                canary_weight=canary.weight,
+            )
             return self._decision(
                 keep, canary=canary.model_copy(update={"message": "waiting for the stable track to roll out"})
             )
+        self._ignore_requests("no rollout in progress")
         self._event(
             "Normal",
             "CanaryRemoved",
@@ -242,6 +258,7 @@ class _Decider:
             self._event("Normal", "Retry", f"retrying revision {desired.revision}")
             failed = None
         if failed is not None and failed.revision == desired.revision:
+            self._ignore_requests(f"revision {desired.revision} was rolled back; only retry applies")
             plan = Plan(
                 self._track(stable, self._total() if self.fixed is not None else None),
                 self._track(desired, 0),
@@ -259,6 +276,7 @@ class _Decider:
                 if desired.revision in window
                 else "no steps"
             )
+            self._ignore_requests(f"revision {desired.revision} is promoted without canary")
             self.history = _append(self.history, desired, self.now)
             self._event("Normal", "Promoted", f"revision {desired.revision} promoted without canary: {why}")
             return self._decision(Plan(self._track(desired, self.fixed)))
@@ -405,7 +423,9 @@ class _Decider:
         self._event("Normal", "Promoting", f"canary {canary.revision} passed; replacing the stable track")
         replicas = canary.replicas or (self.obs.canary.desired if self.obs.canary is not None else 0)
         plan = Plan(
-            self._track(self.desired, self.fixed), TrackPlan(canary.source, canary.revision, replicas)
+            self._track(self.desired, self.fixed),
+            TrackPlan(canary.source, canary.revision, replicas),
+            canary.weight,  # gatewayAPI: the canary keeps its share until stable runs the new revision
         )
         status = canary.model_copy(
             update={"promoting": True, "message": "promoting: replacing the stable track"}
