@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from glidepath import naming, reconcile
+from glidepath.api import parse_spec
 from glidepath.k8s import Kube
 from glidepath.k8s.client import (
     DEPLOYMENT,
@@ -19,6 +20,8 @@ from glidepath.k8s.client import (
     ResourceType,
 )
 from glidepath.reconcile import Reconciler, Settings
+from glidepath.render import PROFILES, Owner
+from glidepath.render.monitoring import render_service_monitor
 
 from tests.integration.conftest import install_crd, third_party_crd
 from tests.support.cluster import LocalCluster
@@ -231,6 +234,26 @@ def test_service_monitor_skipped_then_applied_when_its_crd_arrives(
     md = kube.get(MODEL_DEPLOYMENT, namespace, "watched")
     assert md is not None
     assert "ServiceMonitor" not in {c["type"] for c in md["status"]["conditions"]}
+
+
+def test_per_track_service_monitor_endpoints_are_kept_by_the_real_crd(
+    kube: Kube, crd: LocalCluster, namespace: str
+) -> None:
+    """A canary on another runtime gets its own endpoint with a keep relabeling: the fields must
+    survive the real CRD's structural schema (unknown fields would be pruned silently)."""
+    if not kube.has_api(SERVICE_MONITOR.api_version, SERVICE_MONITOR.plural):
+        install_crd(crd, third_party_crd("prometheus-operator", "monitoring.coreos.com_servicemonitors.yaml"))
+    md = create_md(kube, namespace, "mixed", replicas=1)
+    owner = Owner("mixed", namespace, md["metadata"]["uid"])
+    spec = parse_spec(md["spec"])
+    wanted = render_service_monitor(
+        owner, spec.monitoring.service_monitor, PROFILES["onnxruntime"], PROFILES["tfserving"]
+    )
+    kube.apply(wanted)
+    live = kube.get(SERVICE_MONITOR, namespace, "mixed")
+    assert live is not None
+    assert live["spec"]["endpoints"] == wanted["spec"]["endpoints"]
+    assert [e["relabelings"][0]["regex"] for e in live["spec"]["endpoints"]] == ["stable", "canary"]
 
 
 def test_deleted_model_deployment_is_a_no_op(kube: Kube, reconciler: Reconciler, namespace: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.runtime.harness import HOST
 from tests.storage.conftest import BUCKET, FAST_RETRY, GCSServer, assert_failed, fetch_cli
-from tests.storage.samples import TREE, sha256, shell_tree_digest, write_tree, zip_bytes
+from tests.storage.samples import TREE, sha256, shell_tree_digest, tar_gz, write_tree, zip_bytes
 from tests.storage.servers import Fault, FaultProxy
 
 PAYLOAD = b"gcs model bytes \x00\x01" * 3000
@@ -124,6 +125,100 @@ def test_persistent_5xx_gives_up(gcs: GCSServer, gcs_proxy: FaultProxy, tmp_path
         causes=["HTTP 503", "gave up after 2 attempts"],
         dest=tmp_path / "dest",
     )
+
+
+def test_timeouts_are_retried_with_backoff_then_fail(
+    gcs: GCSServer, gcs_proxy: FaultProxy, tmp_path: Path
+) -> None:
+    gcs.put("slow/model.onnx", PAYLOAD)
+    gcs_proxy.add(Fault("stall", match="alt=media", seconds=1.5, times=3))  # every download
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / "model.onnx").write_bytes(b"the model being replaced")
+    uri = f"gs://{BUCKET}/slow/model.onnx"
+    result = fetch_cli(
+        tmp_path,
+        uri,
+        str(dest),
+        "--timeout",
+        "0.3",
+        "--attempts",
+        "3",
+        "--backoff",
+        "0.2",
+        "--sha256",
+        DIGEST,
+        env=gcs.env(),
+    )
+    assert_failed(
+        result,
+        exit_code=3,
+        reason="FetchFailed",
+        uri=uri,
+        causes=["timed out", "gave up after 3 attempts"],
+        dest=dest,
+        keep=["model.onnx"],
+    )
+    assert (dest / "model.onnx").read_bytes() == b"the model being replaced"
+    times = [s.at for s in gcs_proxy.seen("alt=media")]
+    assert len(times) == 3
+    delays = [
+        float(d)
+        for d in re.findall(r"attempt [12]/3 failed: timed out.*; retrying in ([0-9.]+)s", result.stderr)
+    ]
+    assert len(delays) == 2, result.stderr
+    assert 0.2 <= delays[0] <= 0.25  # backoff 0.2 s, then doubled, times a jitter in [1, 1.25)
+    assert 0.4 <= delays[1] <= 0.5
+    # Each retry came after the 0.3 s read timeout plus its backoff.
+    assert times[1] - times[0] >= 0.25 + 0.2
+    assert times[2] - times[1] >= 0.25 + 0.4
+
+
+def test_checksum_mismatch_leaves_nothing(gcs: GCSServer, gcs_proxy: FaultProxy, tmp_path: Path) -> None:
+    gcs.put("mismatch/model.onnx", PAYLOAD)
+    uri = f"gs://{BUCKET}/mismatch/model.onnx"
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / "model.onnx").write_bytes(b"the model being replaced")
+    wrong = sha256(b"some other model")
+    result = fetch_cli(tmp_path, uri, str(dest), *FAST_RETRY, "--sha256", wrong, env=gcs.env())
+    assert_failed(
+        result,
+        exit_code=4,
+        reason="ChecksumMismatch",
+        uri=uri,
+        causes=[f"expected {wrong}, got {DIGEST}"],
+        dest=dest,
+        keep=["model.onnx"],
+    )
+    assert (dest / "model.onnx").read_bytes() == b"the model being replaced"
+    assert len(gcs_proxy.seen("alt=media")) == 1  # a mismatch is not retried
+
+
+@pytest.mark.parametrize(
+    ("name", "archive"),
+    [
+        ("model.tar.gz", tar_gz({"model/model.onnx": PAYLOAD, "../escaped.txt": b"gotcha"})),
+        ("model.zip", zip_bytes({"model/model.onnx": PAYLOAD, "../escaped.txt": b"gotcha"})),
+    ],
+    ids=["tar.gz", "zip"],
+)
+def test_archive_with_dotdot_entries_is_refused(
+    gcs: GCSServer, gcs_proxy: FaultProxy, tmp_path: Path, name: str, archive: bytes
+) -> None:
+    gcs.put(f"evil/{name}", archive)
+    uri = f"gs://{BUCKET}/evil/{name}"
+    dest = tmp_path / "work" / "dest"
+    result = fetch_cli(tmp_path, uri, str(dest), "--sha256", sha256(archive), env=gcs.env())
+    assert_failed(
+        result,
+        exit_code=6,
+        reason="InvalidModel",
+        uri=uri,
+        causes=["'../escaped.txt'", "'..' would escape the destination"],
+        dest=dest,
+    )
+    assert not (tmp_path / "work" / "escaped.txt").exists()
 
 
 class _TokenHandler(BaseHTTPRequestHandler):

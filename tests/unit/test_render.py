@@ -343,3 +343,27 @@ def test_tfserving_config_change_is_a_new_revision() -> None:
     base = _revision(parse_spec(TF))
     other = {**TF, "model": {**TF["model"], "version": "8"}}
     assert _revision(parse_spec(other)) != base
+
+
+def test_a_canary_on_another_runtime_is_scraped_at_its_own_metrics_path() -> None:
+    config = RenderConfig(service_monitor_supported=True)
+    onnx = _spec(monitoring={"serviceMonitor": {"enabled": True}})
+    tf = parse_spec({**TF, "monitoring": {"serviceMonitor": {"enabled": True}}})
+    canary_source = PodSource.of(tf)
+    plan = Plan(
+        _stable(onnx, config), TrackPlan(canary_source, revision_for(OWNER, canary_source, config), 1)
+    )
+    monitor = _by_kind(render(OWNER, onnx, plan, config))["ServiceMonitor"]
+    meta_label = "__meta_kubernetes_pod_label_serving_glidepath_io_track"
+    assert monitor["spec"]["endpoints"] == [
+        {
+            "port": "http",
+            "path": path,
+            "interval": "15s",
+            "relabelings": [{"sourceLabels": [meta_label], "regex": track, "action": "keep"}],
+        }
+        for track, path in (("stable", "/metrics"), ("canary", "/monitoring/prometheus/metrics"))
+    ]
+    same = Plan(_stable(onnx, config), TrackPlan(PodSource.of(onnx), "other", 1))  # one runtime: one endpoint
+    (endpoint,) = _by_kind(render(OWNER, onnx, same, config))["ServiceMonitor"]["spec"]["endpoints"]
+    assert endpoint == {"port": "http", "path": "/metrics", "interval": "15s"}

@@ -49,5 +49,6 @@ def render(owner: Owner, spec: ModelDeploymentSpec, plan: Plan, config: RenderCo
         manifests.append(render_hpa(owner, spec.autoscaling))
     monitor = spec.monitoring.service_monitor
     if monitor.enabled and config.service_monitor_supported:
-        manifests.append(render_service_monitor(owner, monitor, profile_of(plan.stable.source)))
+        canary = profile_of(plan.canary.source) if plan.canary is not None else None
+        manifests.append(render_service_monitor(owner, monitor, profile_of(plan.stable.source), canary))
     return manifests
