@@ -334,14 +334,33 @@ def test_rollback_window_skips_the_steps() -> None:
     assert outside.events.count("CanaryStarted") == 2
 
 
-def test_paused_holds_the_rollout() -> None:
+def test_paused_holds_the_rollout_and_its_clock() -> None:
     sim = deployed()
     sim.tick(spec("2"))
+    sim.tick(spec("2"), after=20)  # 20 s into step 1's 1m pause
+    sim.canary_ready = False  # pods that go unready while paused do not hit the 120 s deadline
     sim.run_until(spec("2", paused=True), 600)
     assert sim.phase() == Phase.PAUSED
     assert sim.status.canary is not None and sim.status.canary.step == 0  # noqa: PT018
+    assert sim.status.canary.paused_at is not None
+    sim.canary_ready = True
     sim.tick(spec("2"), after=5)
-    assert sim.status.canary.step == 1  # resumed; the pause had long elapsed
+    assert sim.status.canary.step == 0  # resumed with 40 s of the pause left, not skipped
+    assert sim.status.canary.paused_at is None
+    sim.run_until(spec("2"), 30)
+    assert sim.status.canary.step == 0
+    sim.run_until(spec("2"), 15)
+    assert sim.status.canary.step == 1
+    assert sim.status.failed is None
+
+
+def test_analysis_goes_on_while_a_step_waits_for_promote() -> None:
+    sim = deployed()
+    v2 = spec("2", steps=[{"weight": 20}, {"weight": 60, "pause": "10s"}], **ANALYSIS)
+    sim.tick(v2)
+    d = sim.tick(v2, after=5, analysis=PASS)
+    assert sim.phase() == Phase.PAUSED
+    assert d.requeue_after is not None and d.requeue_after <= 30.5  # noqa: PT018 - the 30s interval
 
 
 def test_abort_rolls_back_at_once() -> None:

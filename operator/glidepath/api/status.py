@@ -102,7 +102,13 @@ class CanaryStatus(ApiModel):
         le=100,
         description="Percent of ready serving pods (mode replicas) or route weight (gatewayAPI).",
     )
-    step_started_at: datetime = Field(description="When the current step started.")
+    step_started_at: datetime = Field(
+        description="When the current step started; moved on by the time spec.rollout.paused held it."
+    )
+    paused_at: datetime | None = Field(
+        default=None,
+        description="When spec.rollout.paused began holding the rollout; the step's clock resumes when it ends.",
+    )
     failed_checks: int = Field(default=0, ge=0, description="Failed analysis checks so far in this rollout.")
     last_analysis_at: datetime | None = Field(default=None, description="When analysis last ran.")
     analysis: list[MetricResult] = Field(default_factory=list, description="Figures of the last analysis.")

@@ -325,6 +325,14 @@ class _Decider:
     def _step(self, stable: Revision, canary: CanaryStatus) -> Decision:
         rollout = self.spec.rollout
         steps = rollout.steps
+        # spec.rollout.paused stops the step's clock (its pause, the progress deadline) until lifted
+        if rollout.paused and canary.paused_at is None:
+            canary = canary.model_copy(update={"paused_at": self.now})
+        elif not rollout.paused and canary.paused_at is not None:
+            held = self.now - canary.paused_at
+            canary = canary.model_copy(
+                update={"step_started_at": canary.step_started_at + held, "paused_at": None}
+            )
         step = steps[canary.step]
         sp = split(
             rollout.traffic.mode,
@@ -374,7 +382,11 @@ class _Decider:
         if self._new_request("promote"):
             self._event("Normal", "PromoteRequested", f"promote requested at {label}")
         elif step.pause is None:
-            return hold(f"{label}: waiting for promote (glidepath promote)", None, Phase.PAUSED)
+            return hold(
+                f"{label}: waiting for promote (glidepath promote)",
+                self._until_analysis(canary, None),  # analysis goes on at its interval meanwhile
+                Phase.PAUSED,
+            )
         else:
             remaining = parse_duration(step.pause) - elapsed
             analysis = rollout.analysis
