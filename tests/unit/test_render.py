@@ -318,7 +318,12 @@ def test_tfserving_pod_config_and_monitoring() -> None:
     assert "--rest_api_port=8501" in runtime["command"]
     assert "--tensorflow_intra_op_parallelism=2" in runtime["command"]  # ceil(1.5 cores)
     assert {p["name"]: p["containerPort"] for p in runtime["ports"]} == {"http": 8501, "grpc": 8500}
-    assert runtime["readinessProbe"]["httpGet"] == {"path": "/v1/models/fraud", "port": "http"}
+    # the version's metadata needs the loaded servable; /v1/models/fraud answers 200 while loading
+    assert runtime["readinessProbe"]["httpGet"] == {
+        "path": "/v1/models/fraud/versions/7/metadata",
+        "port": "http",
+    }
+    assert runtime["livenessProbe"]["httpGet"] == {"path": "/v1/models/fraud", "port": "http"}
     assert {"name": "tfserving-config", "configMap": {"name": "fraud-stable-tfserving"}} in pod["volumes"]
     sm = next(m for m in manifests if m["kind"] == "ServiceMonitor")
     assert sm["spec"]["endpoints"][0]["path"] == "/monitoring/prometheus/metrics"

@@ -57,9 +57,16 @@ class RuntimeProfile:
     grpc_port: int | None
     metrics_path: str
 
-    def readiness_path(self, model: str) -> str:
-        """Path the readiness probe GETs: 200 once the model is loaded."""
-        return f"/v1/models/{model}" if self.name == "tfserving" else f"/v2/models/{model}/ready"
+    def readiness_path(self, model: str, version: str) -> str:
+        """Path the readiness probe GETs: 200 once the model is loaded.
+
+        TF Serving: the pinned version's metadata, which needs the loaded servable (404 until then);
+        its model status ``/v1/models/{model}`` answers 200 while a version is still loading, and
+        after a load failed (the state is in the body).
+        """
+        if self.name == "tfserving":
+            return f"/v1/models/{model}/versions/{version}/metadata"
+        return f"/v2/models/{model}/ready"
 
     def liveness_path(self, model: str) -> str:
         """Path the liveness and startup probes GET."""

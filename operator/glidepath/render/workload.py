@@ -140,7 +140,9 @@ def render_pod_spec(
         "resources": _runtime_resources(source, config),
         "startupProbe": _http_probe(profile.liveness_path(owner.name), period=2, failures=90),
         "livenessProbe": _http_probe(profile.liveness_path(owner.name), period=10, failures=3),
-        "readinessProbe": _http_probe(profile.readiness_path(owner.name), period=5, failures=2),
+        "readinessProbe": _http_probe(
+            profile.readiness_path(owner.name, source.model.version), period=5, failures=2
+        ),
         "securityContext": restricted_security_context(),
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "volumeMounts": runtime_mounts,
