@@ -67,6 +67,8 @@ class Sim:
     obs: Observation = field(default_factory=lambda: Observation(stable=None))
     canary_ready: bool = True
     events: list[str] = field(default_factory=list)
+    #: Appended to every revision: an upgraded operator renders the same spec to a new revision.
+    renderer: str = ""
 
     def tick(
         self,
@@ -78,10 +80,10 @@ class Sim:
     ) -> Decision:
         self.now += timedelta(seconds=after)
         source = PodSource.of(s)
-        desired = Revision(source, revision(source))
+        desired = Revision(source, revision(source) + self.renderer)
         stable = None
         if self.status.stable is not None and self.status.stable.source is not None:
-            stable = Revision(self.status.stable.source, revision(self.status.stable.source))
+            stable = Revision(self.status.stable.source, revision(self.status.stable.source) + self.renderer)
         d = decide(s, desired, stable, self.status, self.obs, analysis, Requests(requests), self.now)
         status = compute_status(1, self.obs, d, Outcome(url=None), self.status, self.now)
         self.status = ModelDeploymentStatus.model_validate(status.to_wire())  # as read back from the API
@@ -523,3 +525,34 @@ def test_gateway_route_keeps_the_canary_share_until_stable_has_rolled_out(
     assert done.plan.canary is None
     assert done.plan.canary_weight == 0
     assert sim.events[-1] == "Promoted"
+
+
+def test_an_operator_upgrade_that_renders_new_revisions_keeps_the_rollout_state() -> None:
+    failed = deployed()
+    failed.canary_ready = False
+    failed.run_until(spec("2"), 200)
+    assert failed.phase() == Phase.ROLLED_BACK
+    failed.canary_ready = True
+    failed.renderer = "-upgraded"
+    failed.run_until(spec("2"), 60)
+    assert failed.phase() == Phase.ROLLED_BACK  # the same spec is not retried
+    assert failed.status.failed is not None and failed.status.failed.revision == "r2-upgraded"  # noqa: PT018
+    assert failed.events.count("CanaryStarted") == 1
+
+    window = deployed()
+    window.tick(spec("2"))
+    window.tick(spec("2"), promoteFull="f")
+    window.tick(spec("2"), after=5)
+    window.renderer = "-upgraded"
+    d = window.tick(spec("1"), after=5)  # a git revert after the upgrade: still the fast path
+    assert d.plan.canary is None
+    assert window.events[-1] == "Promoted"
+
+    midway = deployed()
+    midway.run_until(spec("2"), 70)  # past step 1's 1m pause
+    assert midway.status.canary is not None and midway.status.canary.step == 1  # noqa: PT018
+    midway.renderer = "-upgraded"
+    midway.tick(spec("2"), after=5)
+    assert midway.status.canary.step == 1  # carried on, not restarted
+    assert midway.status.canary.revision == "r2-upgraded"
+    assert midway.events.count("CanaryStarted") == 1

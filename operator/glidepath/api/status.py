@@ -138,6 +138,11 @@ class FailedRevision(ApiModel):
     reason: str = Field(description="ProgressDeadlineExceeded, AnalysisFailed or Aborted.")
     message: str = Field(default="", description="The failing figure or what timed out.")
     at: datetime = Field(description="When it was rolled back.")
+    source: PodSource | None = Field(
+        default=None,
+        description="Its model and runtime: matched too, so an operator upgrade that renders a new revision "
+        "for the same spec does not retry it.",
+    )
 
 
 class ModelDeploymentStatus(ApiModel):

@@ -254,6 +254,9 @@ class _Decider:
     def _rollout(self, stable: Revision, analysis: list[MetricResult] | None) -> Decision:
         desired, rollout = self.desired, self.spec.rollout
         failed = self.prev.failed
+        if failed is not None and failed.revision != desired.revision and failed.source == desired.source:
+            # the same spec, rendered anew by an upgraded operator: still the failed one
+            failed = failed.model_copy(update={"revision": desired.revision})
         if self._new_request("retry") and failed is not None and failed.revision == desired.revision:
             self._event("Normal", "Retry", f"retrying revision {desired.revision}")
             failed = None
@@ -267,15 +270,11 @@ class _Decider:
                 plan, phase=Phase.ROLLED_BACK, degraded=(failed.reason, failed.message), failed=failed
             )
 
-        window = (
-            [h.revision for h in self.history[-rollout.rollback_window :]] if rollout.rollback_window else []
-        )
-        if not rollout.steps or desired.revision in window:
-            why = (
-                "it is one of the last promoted revisions (rollbackWindow)"
-                if desired.revision in window
-                else "no steps"
-            )
+        recent = self.history[-rollout.rollback_window :] if rollout.rollback_window else []
+        # matched by revision, or by model and runtime when an upgraded operator renders them anew
+        in_window = any(h.revision == desired.revision or h.source == desired.source for h in recent)
+        if not rollout.steps or in_window:
+            why = "it is one of the last promoted revisions (rollbackWindow)" if in_window else "no steps"
             self._ignore_requests(f"revision {desired.revision} is promoted without canary")
             self.history = _append(self.history, desired, self.now)
             self._event("Normal", "Promoted", f"revision {desired.revision} promoted without canary: {why}")
@@ -283,6 +282,8 @@ class _Decider:
 
         steps = rollout.steps
         canary = self.prev.canary
+        if canary is not None and canary.revision != desired.revision and canary.source == desired.source:
+            canary = canary.model_copy(update={"revision": desired.revision})  # re-rendered, same rollout
         if canary is None or canary.revision != desired.revision or canary.promoting:
             canary = CanaryStatus(
                 revision=desired.revision,
@@ -446,7 +447,13 @@ class _Decider:
 
     def _rollback(self, stable: Revision, reason: str, message: str) -> Decision:
         """All traffic back to stable, canary scaled to zero, the revision recorded as failed."""
-        failed = FailedRevision(revision=self.desired.revision, reason=reason, message=message, at=self.now)
+        failed = FailedRevision(
+            revision=self.desired.revision,
+            reason=reason,
+            message=message,
+            at=self.now,
+            source=self.desired.source,
+        )
         self._event(
             "Warning", "RolledBack", f"revision {self.desired.revision} rolled back: {reason}: {message}"
         )
