@@ -556,3 +556,50 @@ def test_an_operator_upgrade_that_renders_new_revisions_keeps_the_rollout_state(
     assert midway.status.canary.step == 1  # carried on, not restarted
     assert midway.status.canary.revision == "r2-upgraded"
     assert midway.events.count("CanaryStarted") == 1
+
+
+def test_with_an_hpa_stable_replicas_are_never_set_and_the_canary_follows_its_current_size() -> None:
+    def hpa_spec(version: str) -> ModelDeploymentSpec:
+        return parse_spec(
+            {
+                "model": {"uri": f"https://models.example/m/{version}/model.onnx", "version": version},
+                "autoscaling": {"minReplicas": 2, "maxReplicas": 10},
+                "rollout": {"steps": STEPS, "progressDeadlineSeconds": 120},
+            }
+        )
+
+    def hpa_scaled(sim: Sim, d: Decision, stable_pods: int) -> None:
+        """The HPA has the stable Deployment at ``stable_pods``; canary pods become Ready in one tick."""
+        rev = d.plan.stable.revision
+        sim.obs = Observation(
+            stable=TrackObservation(
+                rev, stable_pods, stable_pods, stable_pods, stable_pods, stable_pods, True, False
+            ),
+            canary=live(d.plan.canary, sim.canary_ready),
+        )
+
+    sim = Sim()
+    hpa_scaled(sim, sim.tick(hpa_spec("1")), 6)
+    hpa_scaled(sim, sim.tick(hpa_spec("1"), after=1), 6)
+    seen: dict[int, int | None] = {}
+    decisions = []
+    for _ in range(60):
+        d = sim.tick(hpa_spec("2"), after=5)
+        decisions.append(d)
+        if sim.status.canary is not None and not sim.status.canary.promoting and d.plan.canary is not None:
+            seen[sim.status.canary.weight] = d.plan.canary.replicas
+        hpa_scaled(sim, d, 6)
+    assert all(d.plan.stable.replicas is None for d in decisions)  # spec.replicas left to the HPA
+    # stable keeps its 6 pods, so the canary is sized against them: ceil(6 * w / (100 - w)), and at
+    # 100% twice stable, capped at maxReplicas 10
+    assert seen == {10: 1, 50: 6, 100: 10}
+    assert sim.status.stable is not None and sim.status.stable.revision == "r2"  # noqa: PT018
+
+    sim.canary_ready = False
+    rolled = []
+    for _ in range(30):
+        rolled.append(sim.tick(hpa_spec("3"), after=5))
+        hpa_scaled(sim, rolled[-1], 6)
+    assert sim.phase() == Phase.ROLLED_BACK
+    assert all(d.plan.stable.replicas is None for d in rolled)
+    assert rolled[-1].plan.canary is not None and rolled[-1].plan.canary.replicas == 0  # noqa: PT018
