@@ -81,6 +81,11 @@ def test_health_of_captured_status(path: Path) -> None:
         assert condition_message(obj, "Degraded") in result["message"]
     if path.stem == "stale-generation":
         assert str(obj["metadata"]["generation"]) in result["message"]
+    if phase == "Paused":  # the canary's own words: what it waits for
+        assert obj["status"]["canary"]["message"] in result["message"]
+    if phase == "RolledBack":  # why, with the failing figure
+        assert result["message"].startswith("Rolled back: ")
+        assert obj["status"]["failed"]["message"] in result["message"]
 
 
 def _obj(status: dict[str, Any] | None, generation: int = 3) -> dict[str, Any]:
