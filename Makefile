@@ -13,9 +13,10 @@ $(VENV)/.installed: pyproject.toml runtime-images/onnxruntime/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[dev]' -e 'runtime-images/onnxruntime[s3,gcs]'
-	# TF Serving's config protos, for validating the config files we render; --no-deps: it pins the
-	# `tensorflow` distribution while the dev deps carry tensorflow-cpu (the same import package)
-	$(VENV)/bin/pip install -q --no-deps 'tensorflow-serving-api==2.21.0'
+	# TF Serving's config protos, for validating the config files we render, at the version of the
+	# TF Serving image (runtime-images/tfserving/Dockerfile); --no-deps: it pins the `tensorflow`
+	# distribution while the dev deps carry tensorflow-cpu (the same import package)
+	$(VENV)/bin/pip install -q --no-deps 'tensorflow-serving-api==2.19.0'
 	touch $@
 
 ## Build (or reuse from ~/.cache/glidepath) etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok.

@@ -76,3 +76,15 @@ def test_a_typo_would_not_parse() -> None:
             files()["models.config"].replace("base_path", "basepath"),
             model_server_config_pb2.ModelServerConfig(),
         )
+
+
+def test_the_protos_checked_are_those_of_the_tf_serving_image() -> None:
+    """The config is checked against the TF Serving release the image runs, not a newer one."""
+    import importlib.metadata
+    import re
+    from pathlib import Path
+
+    dockerfile = Path(__file__).parents[2] / "runtime-images" / "tfserving" / "Dockerfile"
+    match = re.search(r"^FROM tensorflow/serving:([0-9.]+)", dockerfile.read_text(), re.MULTILINE)
+    assert match is not None
+    assert importlib.metadata.version("tensorflow-serving-api") == match.group(1)
