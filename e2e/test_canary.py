@@ -252,7 +252,7 @@ def test_canary_that_never_becomes_ready_is_rolled_back(
     assert conds["Degraded"]["status"] == "True"
     assert conds["Ready"]["status"] == "True"  # stable serves
     reasons_once_posted(kube, namespace, "RolledBack")
-    time.sleep(3)  # not retried while the spec is the same
+    time.sleep(6)  # not retried while the spec is the same (past a 5 s resync)
     assert status(md(kube, namespace, "stuck"))["phase"] == "RolledBack"
     assert event_reasons(kube, namespace).count("CanaryStarted") == 1
 
