@@ -603,3 +603,13 @@ def test_with_an_hpa_stable_replicas_are_never_set_and_the_canary_follows_its_cu
     assert sim.phase() == Phase.ROLLED_BACK
     assert all(d.plan.stable.replicas is None for d in rolled)
     assert rolled[-1].plan.canary is not None and rolled[-1].plan.canary.replicas == 0  # noqa: PT018
+
+
+def test_gateway_route_gives_a_canary_without_ready_pods_nothing_when_promoted_at_once() -> None:
+    sim = deployed()
+    sim.canary_ready = False
+    v2 = spec("2", **GATEWAY)
+    sim.tick(v2)
+    d = sim.tick(v2, after=1, promoteFull="f")  # before any canary pod is Ready
+    assert sim.status.canary is not None and sim.status.canary.promoting  # noqa: PT018
+    assert d.plan.canary_weight == 0

@@ -235,10 +235,11 @@ class _Decider:
                 self._event("Normal", "Promoted", f"revision {stable.revision} is stable; canary removed")
                 return self._decision(plan)
             # the route keeps the canary's share until the stable track runs the new revision
+            serving = self.obs.canary is not None and self.obs.canary.ready > 0
             keep = replace(
                 plan,
                 canary=TrackPlan(canary.source, canary.revision, canary.replicas),
-                canary_weight=canary.weight,
+                canary_weight=canary.weight if serving else 0,
             )
             return self._decision(
                 keep, canary=canary.model_copy(update={"message": "waiting for the stable track to roll out"})
@@ -438,7 +439,8 @@ class _Decider:
         plan = Plan(
             self._track(self.desired, self.fixed),
             TrackPlan(canary.source, canary.revision, replicas),
-            canary.weight,  # gatewayAPI: the canary keeps its share until stable runs the new revision
+            # gatewayAPI: a canary with Ready pods keeps its share until stable runs the new revision
+            canary.weight if self._canary_ready() > 0 else 0,
         )
         status = canary.model_copy(
             update={"promoting": True, "message": "promoting: replacing the stable track"}
