@@ -25,7 +25,16 @@ from pathlib import Path
 from typing import Final
 
 from bench.runtime.models import generate
-from bench.runtime.run import BASE_PORT, CACHE, SERVER_CORE, run_wrk, stop, wait_ready, write_bodies
+from bench.runtime.run import (
+    BASE_PORT,
+    CACHE,
+    PINNED_SERVE_FLAGS,
+    SERVER_CORE,
+    run_wrk,
+    stop,
+    wait_ready,
+    write_bodies,
+)
 
 LOOPS: Final = """
 import json, socket, sys, time
@@ -84,16 +93,7 @@ def in_server(model_dir: Path, seconds: int) -> tuple[float, float, int]:
         "tabular",
     ]
     argv += ["--model-dir", str(model_dir), "--http-port", str(port), "--grpc-port", "0"]
-    argv += [
-        "--intra-op-threads",
-        "1",
-        "--inter-op-threads",
-        "1",
-        "--shutdown-delay",
-        "0",
-        "--log-level",
-        "warning",
-    ]
+    argv += PINNED_SERVE_FLAGS
     env = dict(os.environ, GLIDEPATH_HTTP_HOST="127.0.0.1")
     process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, start_new_session=True)
     try:

@@ -153,6 +153,20 @@ def peer_python(peer: str) -> Path | None:
 # --- servers --------------------------------------------------------------------------------------
 
 
+#: glidepath-runtime serve flags of every benchmark run: one ONNX Runtime thread (the server is pinned to
+#: one core), no drain delay, quiet logs.
+PINNED_SERVE_FLAGS: Final = (
+    "--intra-op-threads",
+    "1",
+    "--inter-op-threads",
+    "1",
+    "--shutdown-delay",
+    "0",
+    "--log-level",
+    "warning",
+)
+
+
 def glidepath(
     batching: bool,
 ) -> Callable[[int, dict[str, Path]], tuple[list[str], dict[str, str], Path | None]]:
@@ -170,14 +184,7 @@ def glidepath(
             str(port),
             "--grpc-port",
             str(port + 1),
-            "--intra-op-threads",
-            "1",
-            "--inter-op-threads",
-            "1",
-            "--shutdown-delay",
-            "0",
-            "--log-level",
-            "warning",
+            *PINNED_SERVE_FLAGS,
         ]
         if batching:
             argv += ["--max-batch-size", "64", "--max-queue-delay-us", "0"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import subprocess
 import sys
 import urllib.request
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 BUCKET = "models"
 #: Fast retries for tests: 4 attempts, 0.1 s then 0.2 s then 0.4 s.
 FAST_RETRY = ("--attempts", "4", "--backoff", "0.1", "--timeout", "5")
+#: Retries against a stalling server: a 0.3 s read timeout, 3 attempts, backoff 0.2 s then 0.4 s.
+STALL_RETRY = ("--timeout", "0.3", "--attempts", "3", "--backoff", "0.2")
 
 
 @dataclass(frozen=True)
@@ -279,3 +282,17 @@ def http(http_server: HTTPServer) -> Iterator[HTTPServer]:
     http_server.proxy.reset()
     yield http_server
     http_server.proxy.reset()
+
+
+def assert_timeouts_backed_off(stderr: str, times: list[float], what: str = "") -> None:
+    """Under :data:`STALL_RETRY`: 3 requests at ``times`` (seconds, as the proxy saw them), and two
+    logged retries of ``what`` (e.g. ``(object model.onnx)``) after a timeout, each with its backoff
+    (0.2 s then 0.4 s, times a jitter in [1, 1.25)) and coming after the read timeout plus that backoff."""
+    assert len(times) == 3
+    pattern = re.escape(what) + r".*attempt [12]/3 failed: timed out.*; retrying in ([0-9.]+)s"
+    delays = [float(d) for d in re.findall(pattern, stderr)]
+    assert len(delays) == 2, stderr
+    assert 0.2 <= delays[0] <= 0.25
+    assert 0.4 <= delays[1] <= 0.5
+    assert times[1] - times[0] >= 0.25 + 0.2
+    assert times[2] - times[1] >= 0.25 + 0.4

@@ -3,10 +3,17 @@ enforced (credentials only from the environment), through a fault proxy for 5xx 
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-from tests.storage.conftest import BUCKET, FAST_RETRY, S3Server, assert_failed, fetch_cli
+from tests.storage.conftest import (
+    BUCKET,
+    FAST_RETRY,
+    STALL_RETRY,
+    S3Server,
+    assert_failed,
+    assert_timeouts_backed_off,
+    fetch_cli,
+)
 from tests.storage.samples import TREE, sha256, shell_tree_digest, write_tree, zip_bytes
 from tests.storage.servers import Fault, FaultProxy
 
@@ -185,18 +192,7 @@ def test_timeouts_are_retried_with_backoff_then_fail_and_leave_nothing(
     dest.mkdir()
     (dest / "previous.onnx").write_bytes(b"previous")
     uri = f"s3://{BUCKET}/stall-tree/"
-    result = fetch_cli(
-        tmp_path,
-        uri,
-        str(dest),
-        "--timeout",
-        "0.3",
-        "--attempts",
-        "3",
-        "--backoff",
-        "0.2",
-        env=s3.env(),
-    )
+    result = fetch_cli(tmp_path, uri, str(dest), *STALL_RETRY, env=s3.env())
     assert_failed(
         result,
         exit_code=3,
@@ -209,20 +205,7 @@ def test_timeouts_are_retried_with_backoff_then_fail_and_leave_nothing(
     )
     assert (dest / "previous.onnx").read_bytes() == b"previous"
     times = [s.at for s in s3_proxy.seen("/stall-tree/model.onnx")]
-    assert len(times) == 3
-    delays = [
-        float(d)
-        for d in re.findall(
-            r"\(object model\.onnx\): attempt [12]/3 failed: timed out.*; retrying in ([0-9.]+)s",
-            result.stderr,
-        )
-    ]
-    assert len(delays) == 2, result.stderr
-    assert 0.2 <= delays[0] <= 0.25  # backoff 0.2 s, then doubled, times a jitter in [1, 1.25)
-    assert 0.4 <= delays[1] <= 0.5
-    # Each retry came after the 0.3 s read timeout plus its backoff.
-    assert times[1] - times[0] >= 0.25 + 0.2
-    assert times[2] - times[1] >= 0.25 + 0.4
+    assert_timeouts_backed_off(result.stderr, times, "(object model.onnx)")
 
 
 def test_checksum_mismatch_of_a_tree_leaves_nothing(

@@ -111,6 +111,16 @@ def deployed(version: str = "1") -> Sim:
     return sim
 
 
+def rolled_back() -> Sim:
+    """v1 stable, v2 rolled back after its canary never became Ready; canary pods get Ready again."""
+    sim = deployed()
+    sim.canary_ready = False
+    sim.run_until(spec("2"), 200)
+    assert sim.phase() == Phase.ROLLED_BACK
+    sim.canary_ready = True
+    return sim
+
+
 def test_first_deployment_has_no_canary() -> None:
     sim = Sim()
     d = sim.tick(spec("1"))
@@ -229,20 +239,13 @@ def test_progress_deadline_rolls_back_and_stable_keeps_its_pods() -> None:
 
 
 def test_retry_and_a_new_revision_start_a_new_canary() -> None:
-    sim = deployed()
-    sim.canary_ready = False
-    sim.run_until(spec("2"), 200)
-    assert sim.phase() == Phase.ROLLED_BACK
-    sim.canary_ready = True
+    sim = rolled_back()
     sim.tick(spec("2"), after=1, retry="r-1")
     assert sim.status.failed is None
     assert sim.status.canary is not None and sim.status.canary.revision == "r2"  # noqa: PT018
     assert sim.events[-2:] == ["Retry", "CanaryStarted"]
 
-    other = deployed()
-    other.canary_ready = False
-    other.run_until(spec("2"), 200)
-    other.canary_ready = True
+    other = rolled_back()
     other.tick(spec("3"), after=1)
     assert other.status.failed is None
     assert other.status.canary is not None and other.status.canary.revision == "r3"  # noqa: PT018
@@ -481,11 +484,7 @@ def test_requests_made_while_no_canary_runs_do_not_act_on_a_later_rollout() -> N
 
 
 def test_requests_while_rolled_back_are_ignored_except_retry() -> None:
-    sim = deployed()
-    sim.canary_ready = False
-    sim.run_until(spec("2"), 200)
-    assert sim.phase() == Phase.ROLLED_BACK
-    sim.canary_ready = True
+    sim = rolled_back()
     sim.tick(spec("2"), after=5, promoteFull="f-1")
     assert sim.phase() == Phase.ROLLED_BACK
     assert sim.events[-1] == "RequestIgnored"
@@ -528,11 +527,7 @@ def test_gateway_route_keeps_the_canary_share_until_stable_has_rolled_out(
 
 
 def test_an_operator_upgrade_that_renders_new_revisions_keeps_the_rollout_state() -> None:
-    failed = deployed()
-    failed.canary_ready = False
-    failed.run_until(spec("2"), 200)
-    assert failed.phase() == Phase.ROLLED_BACK
-    failed.canary_ready = True
+    failed = rolled_back()
     failed.renderer = "-upgraded"
     failed.run_until(spec("2"), 60)
     assert failed.phase() == Phase.ROLLED_BACK  # the same spec is not retried
